@@ -1,0 +1,56 @@
+"""Command line: `python -m enhancer "a cat" --job-type video_high`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+
+from .profiles import DEFAULT_JOB_TYPE, JOB_TYPES, QUALITIES
+from .service import EnhancementService
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m enhancer", description="Enhance a short prompt.")
+    parser.add_argument("prompt")
+    parser.add_argument("--job-type", default=DEFAULT_JOB_TYPE, choices=list(JOB_TYPES))
+    parser.add_argument("--quality", choices=list(QUALITIES))
+    parser.add_argument("--system-prompt")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    parser.add_argument("--legacy", action="store_true", help="the older enhance_prompt() path")
+    parser.add_argument("--json", action="store_true", help="print the whole response")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING)
+    job = {
+        "action": "legacy" if args.legacy else "enhance",
+        "prompt": args.prompt,
+        "job_type": args.job_type,
+        "use_cache": not args.no_cache,
+    }
+    for name in ("quality", "system_prompt", "seed"):
+        if getattr(args, name) is not None:
+            job[name] = getattr(args, name)
+    service = EnhancementService.build()
+    try:
+        result = asyncio.run(service.handle(job))
+    finally:
+        service.close()
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+    elif result.get("success") is False:
+        print(result["error"], file=sys.stderr)
+    else:
+        print(result["enhanced_prompt"])
+    return 1 if result.get("success") is False else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Settings from the environment, read in one place."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+VOLUME_ROOT = Path("/runpod-volume")
+DEFAULT_MODEL_NAME = "Qwen/Qwen2.5-7B-Instruct"
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _optional(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = _optional(env.get(name))
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+
+
+def default_cache_dir() -> Path:
+    if VOLUME_ROOT.is_dir():
+        return VOLUME_ROOT / "prompt-enhancer" / "cache"
+    return Path.cwd() / ".cache" / "prompt-enhancer"
+
+
+def default_worker_id() -> str:
+    return os.environ.get("RUNPOD_POD_ID") or f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    model_name: str = DEFAULT_MODEL_NAME
+    model_path: str | None = None
+    model_revision: str | None = None
+    allow_model_download: bool = False
+    video_tokenizer_path: str | None = None
+    cache_dir: Path = Path(".cache/prompt-enhancer")
+    cache_size_limit_mb: int = 1024
+    cache_ttl_seconds: int | None = None
+    worker_id: str = "local"
+    max_concurrency: int = 8
+    max_batch_size: int = 8
+    batch_wait_ms: int = 10
+    max_prompt_chars: int = 2000
+    max_system_prompt_chars: int = 8000
+    max_context_chars: int = 4000
+    max_context_depth: int = 4
+    admin_token: str | None = None
+    log_prompts: bool = False
+    http_port: int = 7861
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        ttl = _int(env, "CACHE_TTL_SECONDS", 0)
+        return cls(
+            model_name=_optional(env.get("MODEL_NAME")) or DEFAULT_MODEL_NAME,
+            model_path=_optional(env.get("MODEL_PATH")),
+            model_revision=_optional(env.get("MODEL_REVISION")),
+            allow_model_download=_flag(env.get("ALLOW_MODEL_DOWNLOAD")),
+            video_tokenizer_path=_optional(env.get("VIDEO_TOKENIZER_PATH")),
+            cache_dir=Path(_optional(env.get("CACHE_DIR")) or default_cache_dir()),
+            cache_size_limit_mb=_int(env, "CACHE_SIZE_LIMIT_MB", 1024),
+            cache_ttl_seconds=ttl if ttl > 0 else None,
+            worker_id=_optional(env.get("RUNPOD_POD_ID")) or default_worker_id(),
+            max_concurrency=max(1, _int(env, "MAX_CONCURRENCY", 8)),
+            max_batch_size=max(1, _int(env, "MAX_BATCH_SIZE", 8)),
+            batch_wait_ms=max(0, _int(env, "BATCH_WAIT_MS", 10)),
+            max_prompt_chars=max(1, _int(env, "MAX_PROMPT_CHARS", 2000)),
+            max_system_prompt_chars=max(1, _int(env, "MAX_SYSTEM_PROMPT_CHARS", 8000)),
+            max_context_chars=max(0, _int(env, "MAX_CONTEXT_CHARS", 4000)),
+            max_context_depth=max(1, _int(env, "MAX_CONTEXT_DEPTH", 4)),
+            admin_token=_optional(env.get("ADMIN_TOKEN")),
+            log_prompts=_flag(env.get("LOG_PROMPTS")),
+            http_port=_int(env, "HTTP_PORT", 7861),
+        )

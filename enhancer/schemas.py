@@ -1,0 +1,248 @@
+"""Typed job input and responses: the edges of the worker."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from .config import Settings
+from .profiles import DEFAULT_JOB_TYPE, JOB_TYPES, QUALITIES
+
+Action = Literal["enhance", "intelligent", "legacy", "info", "cache_clear"]
+ACTIONS: tuple[str, ...] = ("enhance", "intelligent", "legacy", "info", "cache_clear")
+# The seed's HTTP paths, accepted as actions so old integrations can pass them through unchanged.
+ACTION_ALIASES: dict[str, str] = {
+    "/enhance": "enhance",
+    "/enhance/intelligent": "intelligent",
+    "/enhance/legacy": "legacy",
+    "/enhancement/info": "info",
+    "/enhancement/cache/clear": "cache_clear",
+}
+PROMPT_ACTIONS = frozenset({"enhance", "intelligent", "legacy"})
+_ALLOWED_CONTROL = frozenset("\n\r\t")
+
+
+class InvalidInput(ValueError):
+    """A job input the worker refuses; the message names the field and what is allowed."""
+
+
+def _check_text(value: str) -> str:
+    for char in value:
+        if "\ud800" <= char <= "\udfff":
+            raise ValueError("contains an unpaired surrogate; send valid UTF-8 text")
+        if (ord(char) < 32 or ord(char) == 127) and char not in _ALLOWED_CONTROL:
+            raise ValueError(
+                f"contains control character U+{ord(char):04X}; only newlines and tabs are allowed"
+            )
+    return value
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+class JobInput(BaseModel):
+    """The `input` of a RunPod job, and the body of the HTTP routes."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    action: StrictStr = "enhance"
+    prompt: StrictStr | None = None
+    job_type: StrictStr = DEFAULT_JOB_TYPE
+    quality: StrictStr | None = None
+    enhancement_type: StrictStr = "manual"
+    system_prompt: StrictStr | None = None
+    context: dict[str, Any] = Field(default_factory=dict)
+    seed: StrictInt | None = None
+    use_cache: StrictBool = True
+    admin_token: StrictStr | None = None
+
+    @field_validator("action")
+    @classmethod
+    def _known_action(cls, value: str) -> str:
+        action = ACTION_ALIASES.get(value.strip(), ACTION_ALIASES.get("/" + value.strip("/"), value.strip()))
+        if action not in ACTIONS:
+            raise ValueError(f"must be one of {', '.join(ACTIONS)} (got {value!r})")
+        return action
+
+    @field_validator("job_type")
+    @classmethod
+    def _known_job_type(cls, value: str) -> str:
+        if value not in JOB_TYPES:
+            raise ValueError(f"must be one of {', '.join(JOB_TYPES)} (got {value!r})")
+        return value
+
+    @field_validator("quality")
+    @classmethod
+    def _known_quality(cls, value: str | None) -> str | None:
+        if value is not None and value not in QUALITIES:
+            raise ValueError(f"must be one of {', '.join(QUALITIES)} (got {value!r})")
+        return value
+
+    @field_validator("enhancement_type")
+    @classmethod
+    def _short_label(cls, value: str) -> str:
+        if len(value) > 64:
+            raise ValueError("must be at most 64 characters")
+        return _check_text(value)
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_text(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        value = _check_text(value).strip()
+        if not value:
+            raise ValueError("must not be empty or only whitespace")
+        limit = _settings(info).max_prompt_chars
+        if len(value) > limit:
+            raise ValueError(f"must be at most {limit} characters (MAX_PROMPT_CHARS), got {len(value)}")
+        return value
+
+    @field_validator("system_prompt")
+    @classmethod
+    def _system_prompt_text(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        value = _check_text(value).strip()
+        limit = _settings(info).max_system_prompt_chars
+        if len(value) > limit:
+            raise ValueError(f"must be at most {limit} characters (MAX_SYSTEM_PROMPT_CHARS), got {len(value)}")
+        return value or None
+
+    @field_validator("context")
+    @classmethod
+    def _bounded_context(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        settings = _settings(info)
+        if _depth(value) > settings.max_context_depth:
+            raise ValueError(f"must be nested at most {settings.max_context_depth} levels deep")
+        try:
+            encoded = json.dumps(value, ensure_ascii=False, sort_keys=True)
+            encoded.encode("utf-8")
+        except (TypeError, ValueError, UnicodeEncodeError) as exc:
+            raise ValueError("must be a JSON object of strings, numbers, booleans, lists and objects") from exc
+        if len(encoded) > settings.max_context_chars:
+            raise ValueError(
+                f"must be at most {settings.max_context_chars} characters as JSON (MAX_CONTEXT_CHARS), "
+                f"got {len(encoded)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _prompt_where_needed(self) -> "JobInput":
+        if self.action in PROMPT_ACTIONS and self.prompt is None:
+            raise ValueError(f"prompt: is required for action {self.action!r}")
+        return self
+
+
+def _settings(info: ValidationInfo) -> Settings:
+    return (info.context or {}).get("settings") or Settings()
+
+
+def _describe(error: dict) -> str:
+    field = ".".join(str(part) for part in error.get("loc", ())) or "input"
+    message = error.get("msg", "is invalid")
+    message = message.removeprefix("Value error, ")
+    kind = error.get("type", "")
+    if kind == "missing":
+        message = "is required"
+    elif kind.endswith("_type") or kind in {"dict_type", "model_type"}:
+        message = f"has the wrong type: {message.lower()}"
+    if message.startswith(f"{field}: ") or (field == "input" and ": " in message):
+        return message
+    return f"{field}: {message}"
+
+
+def parse_job_input(raw: Any, settings: Settings) -> JobInput:
+    """Validate a job input; raise InvalidInput with every problem named by its field."""
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"input: must be a JSON object, got {type(raw).__name__}")
+    try:
+        return JobInput.model_validate(raw, context={"settings": settings})
+    except ValidationError as exc:
+        raise InvalidInput("; ".join(_describe(e) for e in exc.errors(include_url=False))) from None
+
+
+class WorkerOptimizations(BaseModel):
+    caching: bool
+    post_processing: bool = True
+    fallback_ready: bool = True
+
+
+class SDXLOptimizations(BaseModel):
+    has_quality_tags: bool
+    has_lighting: bool
+    has_technical_terms: bool
+    has_resolution: bool
+    token_count: int
+
+
+class WANOptimizations(BaseModel):
+    has_motion: bool
+    has_cinematography: bool
+    has_temporal: bool
+    has_quality: bool
+    token_count: int
+
+
+EnhancementSource = Literal["edge_function", "worker_fallback", "emergency_fallback"]
+
+
+class EnhanceResponse(BaseModel):
+    success: bool = True
+    original_prompt: str
+    enhanced_prompt: str
+    generation_time: float
+    enhancement_type: str
+    job_type: str
+    quality: str
+    enhancement_source: EnhancementSource
+    cache_hit: bool = False
+    worker_optimizations: WorkerOptimizations
+    quality_score: float
+    sdxl_optimizations: SDXLOptimizations | None = None
+    wan_optimizations: WANOptimizations | None = None
+    model: str
+
+    def to_output(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class LegacyResponse(BaseModel):
+    success: bool = True
+    original_prompt: str
+    enhanced_prompt: str
+    generation_time: float
+    enhancement_type: str
+    job_type: str
+    quality: str
+
+
+class ErrorResponse(BaseModel):
+    success: bool = False
+    error: str
+    enhanced_prompt: str | None = None
+
+
+class CacheClearResponse(BaseModel):
+    success: bool = True
+    message: str
+    cleared: int
+    cache_size: int = 0

@@ -1,0 +1,33 @@
+"""Settings come from the environment, with the design's defaults."""
+
+from pathlib import Path
+
+import pytest
+
+from enhancer.config import Settings
+
+
+def test_defaults_match_the_design():
+    settings = Settings.from_env({})
+    assert settings.model_name == "Qwen/Qwen2.5-7B-Instruct"
+    assert settings.model_path is None and settings.allow_model_download is False
+    assert (settings.cache_size_limit_mb, settings.cache_ttl_seconds) == (1024, None)
+    assert (settings.max_concurrency, settings.max_batch_size, settings.batch_wait_ms) == (8, 8, 10)
+    assert (settings.max_prompt_chars, settings.admin_token, settings.log_prompts) == (2000, None, False)
+    assert settings.http_port == 7861
+
+
+def test_environment_overrides():
+    settings = Settings.from_env({
+        "MODEL_PATH": "/models/q", "ALLOW_MODEL_DOWNLOAD": "1", "CACHE_DIR": "/tmp/c", "CACHE_TTL_SECONDS": "60",
+        "MAX_CONCURRENCY": "3", "ADMIN_TOKEN": "s3cret", "LOG_PROMPTS": "true", "RUNPOD_POD_ID": "pod-1",
+    })
+    assert settings.model_path == "/models/q" and settings.allow_model_download is True
+    assert settings.cache_dir == Path("/tmp/c") and settings.cache_ttl_seconds == 60
+    assert settings.max_concurrency == 3 and settings.admin_token == "s3cret" and settings.log_prompts is True
+    assert settings.worker_id == "pod-1"
+
+
+def test_a_malformed_number_names_the_variable():
+    with pytest.raises(ValueError, match="MAX_BATCH_SIZE"):
+        Settings.from_env({"MAX_BATCH_SIZE": "eight"})

@@ -1,0 +1,101 @@
+"""The worker as users start it: RunPod's local API, the HTTP routes, the CLI, the local test job."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from conftest import ROOT, free_port, subprocess_env
+from enhancer.tokens import clip_counter
+
+pytestmark = pytest.mark.e2e
+
+
+def test_runpod_local_api_runsync_completes_and_fails_bad_input(serve):
+    port = free_port()
+    base = serve(
+        ["handler.py", "--rp_serve_api", "--rp_api_host", "127.0.0.1", "--rp_api_port", str(port)],
+        port, "/docs",
+    )
+    ok = httpx.post(f"{base}/runsync", json={"input": {"prompt": "a koi pond", "job_type": "video_fast"}},
+                    timeout=300).json()
+    assert ok["status"] == "COMPLETED"
+    assert ok["output"]["success"] is True and "koi pond" in ok["output"]["enhanced_prompt"]
+    assert ok["output"]["enhancement_source"] == "worker_fallback"
+
+    bad = httpx.post(f"{base}/runsync", json={"input": {"prompt": "a koi pond", "job_type": "gif"}},
+                     timeout=60).json()
+    assert bad["status"] == "FAILED"
+    assert bad["error"].startswith("job_type: must be one of sdxl_image_fast")
+
+    info = httpx.post(f"{base}/runsync", json={"input": {"action": "info"}}, timeout=60).json()
+    assert info["status"] == "COMPLETED" and info["output"]["model_loaded"] is True
+
+
+def test_http_routes_serve_the_seed_api(serve):
+    port = free_port()
+    base = serve(["-m", "enhancer.http"], port, "/health", HTTP_PORT=str(port), HTTP_HOST="127.0.0.1")
+    assert httpx.get(f"{base}/health").json()["model_loaded"] is True
+
+    body = {"prompt": "beautiful woman", "job_type": "sdxl_image_fast", "quality": "fast"}
+    enhanced = httpx.post(f"{base}/enhance", json=body, timeout=300)
+    assert enhanced.status_code == 200
+    assert clip_counter().count(enhanced.json()["enhanced_prompt"]) <= 75
+    assert httpx.post(f"{base}/enhance", json=body, timeout=60).json()["cache_hit"] is True
+
+    intelligent = httpx.post(f"{base}/enhance/intelligent", json={**body, "system_prompt": "Tags only."}, timeout=300)
+    assert intelligent.json()["enhancement_source"] == "edge_function"
+    legacy = httpx.post(f"{base}/enhance/legacy", json=body, timeout=300).json()
+    assert "enhancement_source" not in legacy and legacy["success"] is True
+
+    bad = httpx.post(f"{base}/enhance", json={"prompt": "   "})
+    assert bad.status_code == 400
+    assert bad.json() == {"success": False, "error": "prompt: must not be empty or only whitespace",
+                          "enhanced_prompt": "   "}
+    not_json = httpx.post(f"{base}/enhance", content=b"{nope", headers={"content-type": "application/json"})
+    assert not_json.status_code == 400 and not_json.json()["error"].startswith("input:")
+
+    info = httpx.get(f"{base}/enhancement/info").json()
+    assert info["cache_size"] >= 1
+    cleared = httpx.post(f"{base}/enhancement/cache/clear").json()
+    assert cleared["success"] is True and cleared["cleared"] >= 1 and cleared["cache_size"] == 0
+
+
+def run_cli(args: list[str], cache_dir) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "enhancer", *args], cwd=ROOT, env=subprocess_env(cache_dir),
+        capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_cli_prints_the_prompt_and_the_cache_is_shared_across_processes_and_restarts(tmp_path):
+    cache_dir = tmp_path / "shared-cache"
+    first = run_cli(["a cat", "--job-type", "video_high"], cache_dir)
+    assert first.returncode == 0, first.stderr
+    text = first.stdout.strip()
+    assert "cat" in text.lower() and text.endswith((".", "!", "?"))
+
+    # A second process is another worker with its own shard: it must find the first one's entry.
+    second = run_cli(["a cat", "--job-type", "video_high", "--json"], cache_dir)
+    assert second.returncode == 0, second.stderr
+    response = json.loads(second.stdout)
+    assert response["cache_hit"] is True and response["enhanced_prompt"] == text
+    assert len([p for p in cache_dir.iterdir() if p.is_dir()]) == 2
+
+    bad = run_cli(["   "], cache_dir)
+    assert bad.returncode == 1 and bad.stderr.startswith("prompt:")
+
+
+def test_python_handler_py_runs_the_local_test_job(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "handler.py"], cwd=ROOT, env=subprocess_env(tmp_path / "cache"),
+        capture_output=True, text=True, timeout=600,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "Job result" in output and "red fox in a snowy forest" in output
+    assert "Local testing complete" in output
