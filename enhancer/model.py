@@ -131,6 +131,20 @@ def load_model(source: ModelSource) -> LoadedModel:
     return LoadedModel(model, tokenizer, source, device, str(dtype).removeprefix("torch."), seconds)
 
 
+def load_with_fallback(settings: Settings) -> LoadedModel:
+    """Load the resolved model; if that fails, the embedded default rather than no model at all."""
+    source = resolve_model_source(settings)
+    try:
+        return load_model(source)
+    except Exception as exc:
+        embedded = embedded_model_source()
+        if source.kind == "embedded" or embedded is None:
+            raise
+        log.error("loading %s failed (%s: %s); loading the embedded default", source.model_id,
+                  type(exc).__name__, exc)
+        return load_model(embedded)
+
+
 def _is_oom(exc: BaseException) -> bool:
     import torch
 

@@ -138,7 +138,7 @@ class JobInput(BaseModel):
             encoded.encode("utf-8")
         except (TypeError, ValueError, UnicodeEncodeError) as exc:
             raise ValueError("must be a JSON object of strings, numbers, booleans, lists and objects") from exc
-        if len(encoded) > settings.max_context_chars:
+        if value and len(encoded) > settings.max_context_chars:
             raise ValueError(
                 f"must be at most {settings.max_context_chars} characters as JSON (MAX_CONTEXT_CHARS), "
                 f"got {len(encoded)}"

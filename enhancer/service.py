@@ -21,8 +21,7 @@ from .model import (
     GenerationFailed,
     GenerationRequest,
     Generator,
-    load_model,
-    resolve_model_source,
+    load_with_fallback,
 )
 from .postprocess import clean, is_unusable, optimize
 from .profiles import JOB_TYPES, PROFILES, Profile, default_quality, resolve_profile
@@ -124,7 +123,7 @@ class EnhancementService:
         settings = settings or Settings.from_env()
         generator, error = None, None
         try:
-            loaded = load_model(resolve_model_source(settings))
+            loaded = load_with_fallback(settings)
             generator = Generator(loaded, settings.max_batch_size, settings.batch_wait_ms)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from functools import lru_cache
 from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 
 class TokenCounter(Protocol):
@@ -60,8 +63,12 @@ def video_counter(video_tokenizer_path: str | None, llm_tokenizer) -> TokenCount
     if video_tokenizer_path:
         from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(video_tokenizer_path, local_files_only=True)
-        return HFTokenCounter(tokenizer, f"video-encoder:{video_tokenizer_path}")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(video_tokenizer_path, local_files_only=True)
+            return HFTokenCounter(tokenizer, f"video-encoder:{video_tokenizer_path}")
+        except Exception as exc:  # a bad path must not stop the worker: count with the LLM's
+            log.warning("VIDEO_TOKENIZER_PATH %s unusable (%s); counting with the LLM's tokenizer",
+                        video_tokenizer_path, exc)
     if llm_tokenizer is not None:
         return HFTokenCounter(llm_tokenizer, "llm-tokenizer")
     return EstimateTokenCounter()
