@@ -8,7 +8,9 @@ import json
 import logging
 import sys
 
+from .config import Settings
 from .profiles import DEFAULT_JOB_TYPE, JOB_TYPES, QUALITIES
+from .schemas import InvalidInput, parse_job_input
 from .service import EnhancementService
 
 
@@ -38,6 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("quality", "system_prompt", "seed"):
         if getattr(args, name) is not None:
             job[name] = getattr(args, name)
+    # Bad input fails in milliseconds, before the model is loaded.
+    try:
+        parse_job_input(job, Settings.from_env())
+    except InvalidInput as exc:
+        print(exc, file=sys.stderr)
+        return 1
     service = EnhancementService.build()
     try:
         result = asyncio.run(service.handle(job))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .profiles import (
     CINEMATOGRAPHY,
@@ -54,6 +55,7 @@ def _latin_words(text: str) -> list[str]:
     return [w for w in (m.group().lower() for m in _WORD.finditer(text)) if w not in _STOPWORDS]
 
 
+@lru_cache(maxsize=4096)
 def _stem(word: str) -> str:
     # Just enough stemming that "cats" keeps "cat" and "running" keeps "run": the check is
     # whether the subject survived a rewrite, not linguistics.

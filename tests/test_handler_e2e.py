@@ -136,7 +136,7 @@ def test_bad_input_is_an_error_string_naming_the_field_and_the_worker_keeps_serv
     assert result["success"] is False
     assert isinstance(result["error"], str) and result["error"].startswith(field)
     assert "Traceback" not in result["error"]
-    assert run_job({"prompt": "a cat", "use_cache": False})["success"] is True
+    assert run_job({"prompt": "a cat"})["success"] is True
 
 
 def test_a_validation_error_keeps_the_original_prompt_as_the_answer(run_job):

@@ -1,0 +1,468 @@
+"""clean() and optimize(): what the worker guarantees about the text a model hands back."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from enhancer.postprocess import clean, is_unusable, optimize
+from enhancer.profiles import (
+    CAMERA,
+    CINEMATOGRAPHY,
+    LIGHTING,
+    MOTION,
+    PROFILES,
+    QUALITY_TAGS,
+    RESOLUTION,
+    TECHNICAL,
+)
+from enhancer.quality import subject_coverage
+from enhancer.tokens import EstimateTokenCounter, clip_counter
+
+CLIP = clip_counter()
+ESTIMATE = EstimateTokenCounter()
+SDXL_FAST = PROFILES["sdxl_fast"]
+SDXL_HIGH = PROFILES["sdxl_high"]
+WAN_FAST = PROFILES["wan_fast"]
+WAN_HIGH = PROFILES["wan_high"]
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def counter_for(profile):
+    return CLIP if profile.family == "sdxl" else ESTIMATE
+
+
+def tags(prompt: str) -> list[str]:
+    return [t.strip() for t in prompt.split(", ")]
+
+
+def sentences(prose: str) -> list[str]:
+    return re.split(r"(?<=[.!?\u3002])\s+", prose.strip())
+
+
+# --- clean ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            'Here is the enhanced prompt:\n\n"A fluffy orange cat on a velvet sofa, soft light"\n\n'
+            "I hope this helps! Let me know if you want any changes.",
+            "A fluffy orange cat on a velvet sofa, soft light",
+        ),
+        (
+            "**Enhanced Prompt:**\n\nmasterpiece, best quality, a cat on a sofa, *soft* lighting",
+            "masterpiece, best quality, a cat on a sofa, soft lighting",
+        ),
+        (
+            "Sure! Here's an enhanced version of your prompt: a tabby cat on a sofa, rim light",
+            "a tabby cat on a sofa, rim light",
+        ),
+        (
+            "Certainly! Here is a video prompt for \"a dog running on a beach\":\n\n"
+            "A golden retriever runs along the shoreline as waves roll in. The camera tracks it "
+            "from the side.\n\nThis prompt emphasizes motion and camera work.",
+            "A golden retriever runs along the shoreline as waves roll in. The camera tracks it "
+            "from the side.",
+        ),
+        (
+            "Enhanced prompt: A cat sits on a sofa in warm light. (Word count: 42)",
+            "A cat sits on a sofa in warm light.",
+        ),
+        (
+            "Prompt: a cat on a sofa, moody lighting\n\nNote: I added lighting details to improve it.",
+            "a cat on a sofa, moody lighting",
+        ),
+        (
+            "I'd be happy to help! Final prompt: a cat on a sofa, volumetric light",
+            "a cat on a sofa, volumetric light",
+        ),
+    ],
+)
+def test_clean_strips_preambles_labels_quotes_and_trailing_chatter(raw, expected):
+    assert clean(raw, "a cat on a sofa") == expected
+
+
+def test_clean_removes_a_closed_reasoning_block():
+    raw = "<think>The user wants a cat. I should add lighting.</think>\n\nA cat on a sofa, golden hour"
+    assert clean(raw, "a cat") == "A cat on a sofa, golden hour"
+
+
+def test_clean_treats_an_unclosed_reasoning_block_as_no_answer():
+    assert clean("<think>Let me think about what the user wants, a cat on", "a cat") == ""
+
+
+def test_clean_drops_reasoning_before_a_lone_closing_tag():
+    raw = "Okay, the user wants lighting, so I will add some.\n</think>\nA cat, rim light"
+    assert clean(raw, "a cat") == "A cat, rim light"
+
+
+def test_clean_removes_markdown_headings_lists_and_code_fences():
+    raw = "### Enhanced Prompt\n1. A red fox leaps over a frozen stream.\n2. The camera pans slowly."
+    assert clean(raw, "a fox") == "A red fox leaps over a frozen stream.\nThe camera pans slowly."
+    assert clean("```text\na cat on a sofa, cinematic lighting\n```", "x") == "a cat on a sofa, cinematic lighting"
+    assert clean("- soft lighting\n- 85mm lens\n* bokeh", "x") == "soft lighting\n85mm lens\nbokeh"
+
+
+def test_clean_drops_echoed_instructions_and_the_echoed_input():
+    raw = "Rewrite this prompt: a cat on a sofa\n\nEnhanced: a fluffy cat sleeping on a sofa, warm light"
+    assert clean(raw, "a cat on a sofa") == "a fluffy cat sleeping on a sofa, warm light"
+    raw = "Original prompt: a cat\nEnhanced prompt: a majestic cat, dramatic lighting"
+    assert clean(raw, "a cat") == "a majestic cat, dramatic lighting"
+    raw = "a cat on a sofa\na fluffy tabby cat lounging on a sofa, sunlight"
+    assert clean(raw, "a cat on a sofa") == "a fluffy tabby cat lounging on a sofa, sunlight"
+
+
+def test_clean_drops_a_negative_prompt_and_what_follows():
+    raw = "SDXL Prompt: cyberpunk city, neon lights\nNegative prompt: blurry, low quality"
+    assert clean(raw, "city") == "cyberpunk city, neon lights"
+
+
+def test_clean_removes_chat_template_tokens():
+    assert clean("<|im_start|>assistant\nA cat on a sofa, soft light<|im_end|>", "cat") == "A cat on a sofa, soft light"
+
+
+def test_clean_strips_form_field_labels():
+    raw = "Subject: a tabby cat\nLighting: soft window light\nStyle: photorealistic"
+    assert clean(raw, "a cat") == "a tabby cat\nsoft window light\nphotorealistic"
+
+
+def test_clean_keeps_quoted_text_inside_the_prompt():
+    raw = 'A neon sign reading "OPEN" glows in the rain, wet asphalt. I hope you like it!'
+    assert clean(raw, "a neon sign") == 'A neon sign reading "OPEN" glows in the rain, wet asphalt.'
+
+
+def test_clean_keeps_prompts_that_start_like_an_interjection():
+    assert clean("Great white shark hunting, light rays", "shark") == "Great white shark hunting, light rays"
+    assert clean("Great choice! A lion at golden hour, 8k", "lion") == "A lion at golden hour, 8k"
+
+
+def test_clean_keeps_only_the_first_of_several_options():
+    raw = "Option 1: a cat on a sofa, soft light\nOption 2: a cat in a garden, dappled light"
+    assert clean(raw, "a cat") == "a cat on a sofa, soft light"
+
+
+@PROPERTY
+@given(raw=st.text(max_size=400))
+def test_clean_never_fails_and_leaves_no_reasoning_or_bold_markers(raw):
+    out = clean("**Prompt:** <think>plan</think>" + raw, "a cat")
+    assert "<think>" not in out and "**" not in out
+    assert out == out.strip()
+
+
+def test_clean_turns_a_refusal_into_nothing():
+    assert clean("I'm sorry, but I can't help with that request.", "something") == ""
+    assert clean("As an AI language model, I cannot create images.", "something") == ""
+
+
+def test_clean_of_empty_or_missing_text_is_empty():
+    assert clean("", "a cat") == ""
+    assert clean("   \n\n  ", "a cat") == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "unusable"),
+    [
+        ("", True),
+        ("... --", True),
+        ("I'm unable to help with that.", True),
+        ("Sorry, I cannot create that.", True),
+        ("A Cat on a Sofa!", True),
+        ("a cat on a sofa, soft light", False),
+    ],
+)
+def test_is_unusable_spots_empty_refusing_or_echoing_answers(text, unusable):
+    assert is_unusable(text, "a cat on a sofa") is unusable
+
+
+# --- optimize: SDXL ---------------------------------------------------------------------------
+
+SMOLLM_CAT = (
+    "A cute cat is sitting on a cozy sofa in a warm living room. The cat has soft fur and big "
+    "eyes. Soft natural lighting comes from the window, creating gentle shadows. Highly "
+    "detailed, realistic, 4k, warm colors, cozy atmosphere, peaceful mood, interior design, "
+    "beautiful composition, trending on artstation, award winning photography, bokeh"
+)
+
+
+def test_sdxl_realistic_answer_leads_with_quality_tags_then_the_subject_within_one_window():
+    cleaned = clean("Here is your enhanced prompt:\n\n" + SMOLLM_CAT + "\n\nI hope you like it!", "a cat on a sofa")
+    out = optimize(cleaned, "a cat on a sofa", SDXL_FAST, CLIP)
+    # The model's own quality tag moves to the front; no defaults are added next to it.
+    assert out.startswith("Highly detailed, a cat on a sofa, A cute cat is sitting")
+    assert CLIP.count(out) <= 75
+    assert "\n" not in out
+    assert LIGHTING.present_in(out) and TECHNICAL.present_in(out)
+
+
+def test_sdxl_answer_without_quality_tags_gets_the_defaults_and_lighting():
+    raw = "Sure! Here's the prompt: a fluffy cat curled up on a sofa, cozy living room, warm colors"
+    out = optimize(clean(raw, "a cat on a sofa"), "a cat on a sofa", SDXL_FAST, CLIP)
+    assert out == (
+        "masterpiece, best quality, highly detailed, a cat on a sofa, a fluffy cat curled up on a "
+        "sofa, cozy living room, warm colors, soft natural lighting, sharp focus, intricate details"
+    )
+
+
+def test_sdxl_subject_moves_right_after_the_quality_tags():
+    out = optimize("soft light, bokeh, a red fox in the snow, masterpiece", "a red fox in the snow", SDXL_FAST, CLIP)
+    assert tags(out)[:2] == ["masterpiece", "a red fox in the snow"]
+
+
+def test_sdxl_sentences_and_lines_become_tags_on_one_line():
+    out = optimize("A lighthouse on a cliff.\nStormy sea. Dramatic lighting", "lighthouse", SDXL_FAST, CLIP)
+    assert "\n" not in out and ". " not in out
+    assert {"A lighthouse on a cliff", "Stormy sea", "Dramatic lighting"} <= set(tags(out))
+
+
+def test_sdxl_duplicates_and_mere_repeats_of_the_subject_are_dropped():
+    out = optimize(
+        "cat on sofa, Soft Lighting, soft lighting, a cat on a sofa, cats, velvet sofa texture",
+        "a cat on a sofa", SDXL_FAST, CLIP,
+    )
+    lowered = [t.lower() for t in tags(out)]
+    assert lowered.count("soft lighting") == 1
+    assert "cat on sofa" not in lowered and "cats" not in lowered
+    assert lowered.count("a cat on a sofa") == 1
+    assert "velvet sofa texture" in lowered
+
+
+def test_sdxl_default_quality_tags_are_added_only_when_none_are_present():
+    out = optimize("a cat, rim light, sharp focus", "a cat", SDXL_FAST, CLIP)
+    assert out.startswith(QUALITY_TAGS.default + ", a cat")
+    out = optimize("a cat, rim light, sharp focus, best quality", "a cat", SDXL_FAST, CLIP)
+    assert out.startswith("best quality, a cat")
+    assert "masterpiece" not in out
+
+
+def test_sdxl_required_elements_are_added_where_missing():
+    out = optimize("a lighthouse, stormy sea", "a lighthouse", SDXL_HIGH, CLIP)
+    for element in (QUALITY_TAGS, LIGHTING, TECHNICAL, CAMERA, RESOLUTION):
+        assert element.present_in(out), element.name
+    assert CLIP.count(out) <= SDXL_HIGH.budget
+
+
+def test_sdxl_compression_keeps_lighting_and_technical_over_style():
+    style = ", ".join(f"style flourish number {i}" for i in range(40))
+    model = f"{style}, golden hour backlighting, shallow depth of field, 85mm lens"
+    out = optimize(model, "a cat on a sofa", SDXL_FAST, CLIP)
+    assert CLIP.count(out) <= 75
+    assert out.startswith("masterpiece, best quality, highly detailed, a cat on a sofa, ")
+    assert "golden hour backlighting" in out and "shallow depth of field" in out
+    assert "style flourish number 39" not in out
+    kept = [t for t in tags(out) if t.startswith("style flourish")]
+    assert kept == [f"style flourish number {i}" for i in range(len(kept))]
+
+
+def test_sdxl_packs_to_the_exact_count_of_the_final_string():
+    for n in range(10, 60, 7):
+        model = ", ".join(f"detail{i} word" for i in range(n))
+        out = optimize(model, "a cat", SDXL_FAST, CLIP)
+        assert CLIP.count(out) <= 75
+        dropped = [f"detail{i} word" for i in range(n) if f"detail{i} word" not in tags(out)]
+        for tag in dropped:
+            # Tight packing: no dropped tag would still have fitted.
+            assert CLIP.count(out + ", " + tag) > 75
+
+
+def test_sdxl_kept_model_tags_stay_in_their_original_order():
+    model = "velvet texture, golden hour light, vintage style, 85mm lens"
+    out = optimize(model, "a cat", SDXL_FAST, CLIP)
+    assert out == (
+        "masterpiece, best quality, highly detailed, a cat, velvet texture, golden hour light, "
+        "vintage style, 85mm lens, sharp focus, intricate details"
+    )
+
+
+def test_sdxl_weighted_groups_and_quotes_are_not_split_by_their_commas():
+    original = 'a sign that says "OPEN, 24 HOURS", (red, glowing neon:1.3)'
+    out = optimize("rain, night", original, SDXL_FAST, CLIP)
+    assert '"OPEN, 24 HOURS"' in out and "(red, glowing neon:1.3)" in out
+
+
+def test_sdxl_user_prompt_over_budget_keeps_one_quality_tag_and_cuts_between_words():
+    original = " ".join(f"word{i}" for i in range(120))
+    out = optimize("soft lighting, bokeh, 8k", original, SDXL_FAST, CLIP)
+    assert CLIP.count(out) <= 75
+    first, rest = out.split(", ", 1)
+    assert first == "masterpiece"
+    assert original.startswith(rest) and original[len(rest)] == " "
+    assert "lighting" not in out  # compressed, never expanded
+
+
+def test_sdxl_subject_cut_never_falls_inside_a_weighted_group():
+    original = " ".join(f"word{i}" for i in range(50)) + " (a very long weighted group " + "x " * 30 + ":1.2) end"
+    out = optimize("", original, SDXL_FAST, CLIP)
+    assert CLIP.count(out) <= 75
+    assert "(" not in out or "(a very long weighted group" in out and ":1.2)" in out
+
+
+def test_sdxl_empty_model_text_gives_quality_subject_and_defaults():
+    out = optimize("", "cat", SDXL_FAST, CLIP)
+    assert out == "masterpiece, best quality, highly detailed, cat, soft natural lighting, sharp focus, intricate details"
+
+
+def test_sdxl_handles_emoji_and_non_latin_subjects():
+    out = optimize("🐱✨, cozy room 😺", "🐱 on a sofa", SDXL_FAST, CLIP)
+    assert tags(out)[3] == "🐱 on a sofa"
+    out = optimize("", "一只猫在沙发上", SDXL_FAST, CLIP)
+    assert "一只猫在沙发上" in out and CLIP.count(out) <= 75
+
+
+# --- optimize: WAN ----------------------------------------------------------------------------
+
+WAN_ANSWER = (
+    "A golden retriever runs along a sunny beach, its fur flowing in the wind. The camera "
+    "tracks alongside at a low angle as waves roll in. Sand sprays from its paws with every "
+    "stride. The motion stays smooth and consistent throughout the shot."
+)
+
+
+def test_wan_keeps_whole_sentences_in_one_paragraph():
+    raw = WAN_ANSWER.replace(". ", ".\n")
+    out = optimize(raw, "a golden retriever running on a beach", WAN_FAST, ESTIMATE)
+    assert "\n" not in out
+    assert out == WAN_ANSWER
+
+
+def test_wan_starts_with_the_user_prompt_when_the_model_lost_the_subject():
+    out = optimize(WAN_ANSWER, "a dog running on a beach", WAN_FAST, ESTIMATE)
+    assert out.startswith("A dog running on a beach. A golden retriever runs")
+    assert subject_coverage(out, "a dog running on a beach") == 1.0
+
+
+def test_wan_adds_motion_and_camera_sentences_where_missing():
+    out = optimize("A lighthouse stands on a rocky cliff above the sea.", "a lighthouse", WAN_FAST, ESTIMATE)
+    assert out.startswith("A lighthouse stands on a rocky cliff above the sea. ")
+    assert MOTION.present_in(out) and CINEMATOGRAPHY.present_in(out)
+    assert out.endswith(".")
+
+
+def test_wan_trims_at_a_sentence_boundary_and_keeps_required_elements():
+    body = " ".join(f"Sentence {i} describes the harbor scene in rich detail." for i in range(60))
+    out = optimize("A boat drifts slowly across the harbor. " + body, "a boat", WAN_FAST, ESTIMATE)
+    assert ESTIMATE.count(out) <= WAN_FAST.budget
+    assert out.startswith("A boat drifts slowly across the harbor. Sentence 0 describes")
+    for sentence in sentences(out):
+        assert sentence.endswith(".")
+    assert MOTION.present_in(out) and CINEMATOGRAPHY.present_in(out)
+
+
+def test_wan_cuts_an_overlong_first_sentence_between_words_and_ends_it():
+    original = "a parade with " + " ".join(f"float{i}" for i in range(300))
+    out = optimize("", original, WAN_HIGH, ESTIMATE)
+    assert ESTIMATE.count(out) <= WAN_HIGH.budget
+    assert out.endswith(".")
+    assert out[:-1].lower() in original.lower() and original[len(out) - 1] == " "
+
+
+def test_wan_drops_a_fragment_cut_off_by_the_generation_limit():
+    out = optimize(WAN_ANSWER + " Then the camera slowly pans across the", "a golden retriever on a beach", WAN_FAST, ESTIMATE)
+    assert out == WAN_ANSWER
+
+
+def test_wan_drops_a_fragment_left_hanging_on_a_comma():
+    out = optimize("A boat drifts slowly across the harbor. The camera follows it, and the waves,", "a boat", WAN_FAST, ESTIMATE)
+    assert out.startswith("A boat drifts slowly across the harbor. The camera holds")
+    assert "waves" not in out
+
+
+def test_wan_keeps_a_chinese_prompt_verbatim_within_budget():
+    original = "一只猫在沙发上奔跑"
+    out = optimize("A cat dashes across a sofa. The camera follows it.", original, WAN_FAST, ESTIMATE)
+    assert out.startswith(original)
+    assert ESTIMATE.count(out) <= WAN_FAST.budget
+    out = optimize("", original * 200, WAN_FAST, CLIP)
+    assert CLIP.count(out) <= WAN_FAST.budget and out.startswith(original)
+
+
+def test_wan_builds_a_prompt_from_empty_model_text():
+    out = optimize("", "cat", WAN_HIGH, ESTIMATE)
+    assert out.startswith("Cat. ")
+    for element in WAN_HIGH.required:
+        assert element.present_in(out), element.name
+
+
+def test_wan_handles_emoji():
+    out = optimize("🐶 runs 🏃 on the beach! ✨", "🐶 on a beach", WAN_FAST, ESTIMATE)
+    assert "🐶" in out and ESTIMATE.count(out) <= WAN_FAST.budget
+
+
+# --- properties -------------------------------------------------------------------------------
+
+_WORDS = st.sampled_from(
+    "cat dog a the on sofa soft lighting masterpiece best quality 8k 85mm camera pans slowly "
+    "sunset walks running highly detailed sharp focus 猫 🐱 , . ; ( ) \" “ ” [ ] \n : 1.2".split(" ")
+    + [" ", "\n", ", ", ". "]
+)
+TEXT = st.one_of(
+    st.text(max_size=400),
+    st.lists(_WORDS, max_size=250).map(" ".join),
+    st.lists(_WORDS, max_size=250).map("".join),
+)
+PROFILE = st.sampled_from(sorted(PROFILES))
+
+
+@PROPERTY
+@given(text=TEXT, original=TEXT, name=PROFILE)
+def test_any_input_ends_within_budget_for_every_profile(text, original, name):
+    profile = PROFILES[name]
+    for counter in {CLIP, counter_for(profile)}:
+        assert counter.count(optimize(text, original, profile, counter)) <= profile.budget
+
+
+@PROPERTY
+@given(text=TEXT, original=TEXT, name=PROFILE)
+def test_optimizing_twice_changes_nothing(text, original, name):
+    profile = PROFILES[name]
+    counter = counter_for(profile)
+    once = optimize(text, original, profile, counter)
+    assert optimize(once, original, profile, counter) == once
+
+
+_PLAIN_WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=8)
+_GROUP = st.builds(
+    lambda words, w: f"({' '.join(words)}:{w})",
+    st.lists(_PLAIN_WORD, min_size=1, max_size=3),
+    st.sampled_from(["0.8", "1.1", "1.3", "1.5"]),
+)
+_QUOTE = st.lists(_PLAIN_WORD, min_size=1, max_size=3).map(lambda w: '"' + ", ".join(w).upper() + '"')
+
+
+@PROPERTY
+@given(
+    head=st.lists(_PLAIN_WORD, max_size=4).map(" ".join),
+    special=st.one_of(_GROUP, _QUOTE),
+    model=st.lists(st.one_of(_PLAIN_WORD, _GROUP, _QUOTE), max_size=40).map(", ".join),
+    name=PROFILE,
+)
+def test_weighted_groups_and_quotes_in_the_prompt_survive_verbatim(head, special, model, name):
+    profile = PROFILES[name]
+    original = f"{head} {special}".strip()
+    out = optimize(model, original, profile, counter_for(profile))
+    assert special in out
+
+
+@PROPERTY
+@given(model=st.lists(st.one_of(_PLAIN_WORD, _GROUP, _QUOTE), max_size=80).map(", ".join), name=PROFILE)
+def test_groups_and_quotes_are_kept_whole_or_dropped_never_cut(model, name):
+    profile = PROFILES[name]
+    out = optimize(model, "a cat", profile, counter_for(profile))
+    source_groups = set(re.findall(r"\([^()]*\)", model)) | set(re.findall(r'"[^"]*"', model))
+    for group in re.findall(r"\([^()]*\)", out) + re.findall(r'"[^"]*"', out):
+        assert group in source_groups
+    assert out.count("(") == out.count(")") and out.count('"') % 2 == 0
+
+
+@PROPERTY
+@given(original=st.lists(_PLAIN_WORD, min_size=1, max_size=6).map(" ".join), text=TEXT, name=PROFILE)
+def test_a_short_subject_is_always_kept(original, text, name):
+    profile = PROFILES[name]
+    out = optimize(text, original, profile, counter_for(profile))
+    assert subject_coverage(out, original) == 1.0
+    if profile.family == "sdxl":
+        assert original in out
