@@ -37,6 +37,14 @@ def default_cache_dir() -> Path:
     return Path.cwd() / ".cache" / "prompt-enhancer"
 
 
+def _converted_dir(value: str | None) -> Path | None:
+    """Where dequantized GGUF weights are kept; "0" turns the conversion cache off."""
+    value = (value or "").strip()
+    if value == "0":
+        return None
+    return Path(value) if value else Path.home() / ".cache" / "prompt-enhancer" / "converted"
+
+
 def default_worker_id() -> str:
     return os.environ.get("RUNPOD_POD_ID") or f"{socket.gethostname()}-{os.getpid()}"
 
@@ -48,6 +56,7 @@ class Settings:
     model_revision: str | None = None
     allow_model_download: bool = False
     video_tokenizer_path: str | None = None
+    converted_model_dir: Path | None = None
     cache_dir: Path = Path(".cache/prompt-enhancer")
     cache_size_limit_mb: int = 1024
     cache_ttl_seconds: int | None = None
@@ -73,6 +82,7 @@ class Settings:
             model_revision=_optional(env.get("MODEL_REVISION")),
             allow_model_download=_flag(env.get("ALLOW_MODEL_DOWNLOAD")),
             video_tokenizer_path=_optional(env.get("VIDEO_TOKENIZER_PATH")),
+            converted_model_dir=_converted_dir(env.get("CONVERTED_MODEL_DIR")),
             cache_dir=Path(_optional(env.get("CACHE_DIR")) or default_cache_dir()),
             cache_size_limit_mb=_int(env, "CACHE_SIZE_LIMIT_MB", 1024),
             cache_ttl_seconds=ttl if ttl > 0 else None,

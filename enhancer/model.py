@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import logging
+import os
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -102,47 +104,98 @@ class LoadedModel:
     device: str
     dtype: str
     load_seconds: float
+    weights_from: str = "checkpoint"  # "gguf" (dequantized now) or "converted" (cached conversion)
 
 
-def load_model(source: ModelSource) -> LoadedModel:
+def converted_directory(source: ModelSource, root: Path, dtype_name: str) -> Path:
+    """Where the dequantized weights of a GGUF file are kept: keyed by file, dtype and transformers."""
+    import transformers
+
+    gguf = Path(source.location) / source.gguf_file
+    stat = gguf.stat()
+    return root / f"{gguf.stem}-{stat.st_size}-{int(stat.st_mtime)}-{dtype_name}-tf{transformers.__version__}"
+
+
+def _save_converted(model, tokenizer, target: Path) -> None:
+    """Best effort and atomic: a half-written directory must never be loaded."""
+    import copy
+
+    from safetensors.torch import save_model
+
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        # save_pretrained refuses GGUF-loaded models; the weights are plain tensors by now, so
+        # write them with the config minus its GGUF quantization entry.
+        config = copy.deepcopy(model.config)
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        config.save_pretrained(tmp)
+        model.generation_config.save_pretrained(tmp)
+        save_model(model, str(tmp / "model.safetensors"))  # drops the tied duplicate of embeddings
+        tokenizer.save_pretrained(tmp)
+        os.replace(tmp, target)
+    except Exception as exc:  # another worker won the race, a read-only disk: keep serving
+        log.info("converted weights not kept at %s: %s", target, exc)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_model(source: ModelSource, converted_root: Path | None = None) -> LoadedModel:
+    """Load tokenizer and model; a GGUF file is dequantized once and kept as safetensors, because
+    dequantizing takes most of a cold start."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     started = time.perf_counter()
     cuda = torch.cuda.is_available()
     dtype = torch.bfloat16 if cuda else torch.float32
+    dtype_name = str(dtype).removeprefix("torch.")
+    location, gguf_file, weights_from = source.location, source.gguf_file, "checkpoint"
+    converted = None
+    if gguf_file:
+        weights_from = "gguf"
+        if converted_root is not None:
+            converted = converted_directory(source, converted_root, dtype_name)
+            if (converted / "config.json").is_file():
+                location, gguf_file, weights_from = str(converted), None, "converted"
     common: dict[str, Any] = {"revision": source.revision, "local_files_only": source.kind != "hub"}
-    if source.gguf_file:
-        common["gguf_file"] = source.gguf_file
-    tokenizer = AutoTokenizer.from_pretrained(source.location, **common)
+    if gguf_file:
+        common["gguf_file"] = gguf_file
+    if weights_from == "converted":
+        common.pop("revision")
+    tokenizer = AutoTokenizer.from_pretrained(location, **common)
     model_kwargs: dict[str, Any] = {"dtype": dtype}
     if cuda:
         model_kwargs["device_map"] = "auto"
-    model = AutoModelForCausalLM.from_pretrained(source.location, **common, **model_kwargs)
+    model = AutoModelForCausalLM.from_pretrained(location, **common, **model_kwargs)
     if not cuda:
         model.to("cpu")
     model.eval()
+    if weights_from == "gguf" and converted is not None:
+        _save_converted(model, tokenizer, converted)
     tokenizer.padding_side = "left"  # decoder-only models continue from the right edge
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     device = str(next(model.parameters()).device)
     seconds = time.perf_counter() - started
-    log.info("loaded %s on %s (%s) in %.1fs", source.model_id, device, dtype, seconds)
-    return LoadedModel(model, tokenizer, source, device, str(dtype).removeprefix("torch."), seconds)
+    log.info("loaded %s on %s (%s, weights from %s) in %.1fs", source.model_id, device, dtype_name,
+             weights_from, seconds)
+    return LoadedModel(model, tokenizer, source, device, dtype_name, seconds, weights_from)
 
 
 def load_with_fallback(settings: Settings) -> LoadedModel:
     """Load the resolved model; if that fails, the embedded default rather than no model at all."""
     source = resolve_model_source(settings)
     try:
-        return load_model(source)
+        return load_model(source, settings.converted_model_dir)
     except Exception as exc:
         embedded = embedded_model_source()
         if source.kind == "embedded" or embedded is None:
             raise
         log.error("loading %s failed (%s: %s); loading the embedded default", source.model_id,
                   type(exc).__name__, exc)
-        return load_model(embedded)
+        return load_model(embedded, settings.converted_model_dir)
 
 
 def _is_oom(exc: BaseException) -> bool:

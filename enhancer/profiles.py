@@ -91,9 +91,13 @@ class Profile:
 
     @property
     def max_new_tokens(self) -> int:
-        # The LLM's tokens are about as long as the encoder's; leave room for the cleanup to trim
-        # rather than for a cut mid-sentence.
-        return int(self.budget * 1.5) + 16
+        # The LLM's tokens are about as long as the encoder's. SDXL tags are compressed to the
+        # budget anyway and the worker adds the subject and quality tags itself, so a little over
+        # the budget is enough; WAN prose is cut at a sentence end, so it gets a fifth more to
+        # finish the sentence that crosses the budget.
+        if self.family == "sdxl":
+            return self.budget + 16
+        return self.budget + self.budget // 5 + 16
 
 
 _SDXL_RULES = (

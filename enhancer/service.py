@@ -280,6 +280,7 @@ class EnhancementService:
             "device": generator.loaded.device if generator else None,
             "dtype": generator.loaded.dtype if generator else None,
             "load_time": round(generator.loaded.load_seconds, 2) if generator else None,
+            "weights_from": generator.loaded.weights_from if generator else None,
             "status": "device_lost" if self.device_lost else ("loaded" if generator else "unavailable"),
             "error": self.model_error,
             "answering_model": generator.model_id if generator and not self.device_lost else EMERGENCY_MODEL,

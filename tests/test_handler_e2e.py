@@ -167,3 +167,28 @@ def test_identical_concurrent_jobs_run_one_generation(handler_module, service):
     results = asyncio.run(burst())
     assert service.generator.rows_run - before == 1
     assert len({r["enhanced_prompt"] for r in results}) == 1
+
+
+def test_a_cuda_error_answers_with_the_emergency_fallback_and_asks_for_a_new_worker(run_job, service, monkeypatch):
+    def broken(requests):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered")
+
+    monkeypatch.setattr(service.generator, "_run", broken)
+    monkeypatch.setattr(service, "device_lost", False)
+    result = run_job({"prompt": "a snow leopard", "use_cache": False})
+    assert result["success"] is True and result["enhancement_source"] == "emergency_fallback"
+    assert result["refresh_worker"] is True and "snow leopard" in result["enhanced_prompt"]
+    info = run_job({"action": "info"})
+    assert info["model_loaded"] is False and info["model"]["status"] == "device_lost"
+
+
+def test_generation_that_fails_falls_back_to_rules_and_is_not_cached(run_job, service, monkeypatch):
+    def out_of_memory(requests):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(service.generator, "_run", out_of_memory)
+    job = {"prompt": "a snow leopard on a ridge", "job_type": "video_fast"}
+    first = run_job(job)
+    assert first["enhancement_source"] == "emergency_fallback" and "refresh_worker" not in first
+    assert first["model"] == "rules (emergency fallback)"
+    assert run_job(job)["cache_hit"] is False

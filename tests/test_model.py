@@ -141,3 +141,21 @@ def test_a_cuda_error_that_breaks_the_device_is_reported_as_device_lost():
     generator = ScriptedGenerator({0: RuntimeError("CUDA error: an illegal memory access was encountered")})
     results = generator.generate_batch([request("x", seed=0), request("y", seed=1)])
     assert all(isinstance(r, DeviceLost) for r in results)
+
+
+@pytest.mark.e2e
+def test_dequantized_gguf_weights_are_kept_and_reload_identically(tmp_path):
+    import torch
+
+    from enhancer.model import embedded_model_source, load_model
+
+    source = embedded_model_source()
+    first = load_model(source, converted_root=tmp_path)
+    second = load_model(source, converted_root=tmp_path)
+    assert (first.weights_from, second.weights_from) == ("gguf", "converted")
+    expected, reloaded = first.model.state_dict(), second.model.state_dict()
+    assert expected.keys() == reloaded.keys()
+    assert all(torch.equal(expected[name], reloaded[name]) for name in expected)
+    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "a red fox"}]
+    assert first.tokenizer.apply_chat_template(messages) == second.tokenizer.apply_chat_template(messages)
+    assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())

@@ -1,0 +1,92 @@
+"""In-process latency of the paths that must not wait for the model.
+
+    python bench/latency.py [--iterations 2000]
+
+Cache hit (handle() of a job whose answer is stored), the emergency path (handle() on a worker
+with no model), and exact CLIP counting of a 75-token SDXL prompt. Goal: cache hit and emergency
+path under 1 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+
+from _common import bench_settings, percentile
+
+from enhancer.cache import PromptCache
+from enhancer.service import EnhancementService
+from enhancer.tokens import clip_counter
+
+SDXL_75 = (
+    "masterpiece, best quality, highly detailed, a red fox in a snowy forest, thick orange fur, "
+    "frost on whiskers, pine trees, falling snow, soft natural lighting, golden hour, rim light, "
+    "sharp focus, intricate details, depth of field, 85mm lens, wildlife photography, cinematic"
+)
+
+
+async def time_async(call, iterations: int) -> list[float]:
+    samples = []
+    for _ in range(iterations):
+        started = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def time_sync(call, iterations: int) -> list[float]:
+    samples = []
+    for _ in range(iterations):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def row(name: str, samples: list[float], goal: str) -> str:
+    ms = [s * 1000 for s in samples]
+    return (f"| {name} | {percentile(ms, 50):.3f} | {percentile(ms, 95):.3f} | {percentile(ms, 99):.3f} "
+            f"| {len(ms)} | {goal} |")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=2000)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    n = args.iterations
+
+    service = EnhancementService.build(bench_settings())
+    job = {"prompt": "a red fox in a snowy forest", "job_type": "sdxl_image_fast"}
+    stored = await service.handle(job)
+    assert stored["cache_hit"] is False
+    assert (await service.handle(job))["cache_hit"] is True
+    hits = await time_async(lambda: service.handle(job), n)
+
+    settings = bench_settings()
+    no_model = EnhancementService(settings, None, PromptCache(settings.cache_dir, "bench"))
+    emergency_job = {"prompt": "a red fox in a snowy forest", "job_type": "sdxl_image_fast"}
+    assert (await no_model.handle(emergency_job))["enhancement_source"] == "emergency_fallback"
+    emergency = await time_async(lambda: no_model.handle(emergency_job), n)
+    video_job = {**emergency_job, "job_type": "video_high"}
+    emergency_video = await time_async(lambda: no_model.handle(video_job), n)
+
+    counter = clip_counter()
+    assert counter.count(SDXL_75) <= 77
+    counting = time_sync(lambda: counter.count(SDXL_75), n)
+
+    print(f"# bench/latency.py: {n} iterations each, model {service.generator.model_id}")
+    print("| path | p50 ms | p95 ms | p99 ms | samples | goal |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    print(row("cache hit, handle()", hits, "< 1 ms"))
+    print(row("emergency path, handle(), sdxl_fast", emergency, "< 1 ms"))
+    print(row("emergency path, handle(), wan_high", emergency_video, "< 1 ms"))
+    print(row(f"exact CLIP count ({counter.count(SDXL_75)} tokens)", counting, "-"))
+    service.close()
+    no_model.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
