@@ -115,10 +115,16 @@ def timed(generator: Generator, batch: list[GenerationRequest]) -> float:
     return time.perf_counter() - start
 
 
+def warm_timed(generator: Generator, batch: list[GenerationRequest]) -> tuple[float, float]:
+    """(first call, steady call): with a static cache the first call of a shape compiles."""
+    return timed(generator, batch), timed(generator, batch)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8, 16])
     parser.add_argument("--new-tokens", type=int, default=128)
+    parser.add_argument("--modes", nargs="+", default=["dynamic", "static"], choices=["dynamic", "static"])
     args = parser.parse_args()
     if not torch.cuda.is_available():
         sys.exit("bench/gpu.py needs an NVIDIA GPU")
@@ -130,38 +136,42 @@ def main() -> None:
     floor = weight_bytes / bandwidth  # seconds per decode step if weights are read once per step
     loaded = LoadedModel(model, build_tokenizer(), ModelSource("random", "config", "Qwen2.5-7B-shape"),
                          "cuda:0", "bfloat16", build_seconds)
-    generator = Generator(loaded, max_batch_size=max(args.batches))
-    timed(generator, requests(1, 8))  # warm-up: kernels, allocator
+    generators = {mode: Generator(loaded, max_batch_size=max(args.batches), generation_cache=mode)
+                  for mode in args.modes}
+    timed(generators[args.modes[0]], requests(1, 8))  # warm-up: kernels, allocator
 
-    print(f"# bench/gpu.py on {name}, torch {torch.__version__}")
-    print(f"weights: {weight_bytes / 1e9:.2f} GB bf16, built in {build_seconds:.1f}s; "
-          f"copy bandwidth {bandwidth / 1e12:.2f} TB/s; floor {floor * 1000:.2f} ms/step "
-          f"= {1 / floor:.0f} tok/s at batch 1\n")
+    print(f"# bench/gpu.py on {name}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}")
+    print(f"weights: {weight_bytes / 1e9:.2f} GB bf16; copy bandwidth {bandwidth / 1e12:.2f} TB/s; "
+          f"floor {floor * 1000:.2f} ms/step = {1 / floor:.0f} tok/s at batch 1\n")
 
-    print("| profile | max_new_tokens | latency batch 1 (s) | ms/token |")
-    print("| --- | --- | --- | --- |")
+    print("| profile | max_new_tokens | KV cache | latency batch 1 (s) | ms/token | first call (s) |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for profile in PROFILES.values():
-        seconds = timed(generator, requests(1, profile.max_new_tokens))
-        print(f"| {profile.name} | {profile.max_new_tokens} | {seconds:.2f} | "
-              f"{seconds / profile.max_new_tokens * 1000:.1f} |")
+        for mode, generator in generators.items():
+            first, steady = warm_timed(generator, requests(1, profile.max_new_tokens))
+            print(f"| {profile.name} | {profile.max_new_tokens} | {mode} | {steady:.2f} | "
+                  f"{steady / profile.max_new_tokens * 1000:.1f} | {first:.1f} |")
 
-    print(f"\n| batch | new tokens/row | seconds | tokens/s | vs batch 1 | ms/step | floor ms/step |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("\n| KV cache | batch | new tokens/row | seconds | tokens/s | vs dynamic batch 1 | ms/step | floor ms/step |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     base = None
-    for size in args.batches:
-        seconds = timed(generator, requests(size, args.new_tokens))
-        rate = size * args.new_tokens / seconds
-        base = base or rate
-        print(f"| {size} | {args.new_tokens} | {seconds:.2f} | {rate:.0f} | {rate / base:.2f}x | "
-              f"{seconds / args.new_tokens * 1000:.1f} | {floor * 1000:.2f} |")
+    for mode, generator in generators.items():
+        for size in args.batches:
+            _, seconds = warm_timed(generator, requests(size, args.new_tokens))
+            rate = size * args.new_tokens / seconds
+            base = base or rate
+            print(f"| {mode} | {size} | {args.new_tokens} | {seconds:.2f} | {rate:.0f} | {rate / base:.2f}x | "
+                  f"{seconds / args.new_tokens * 1000:.1f} | {floor * 1000:.2f} |")
 
     # The seed served one request at a time with max_new_tokens=200 for every job type.
-    jobs = 8
-    seed_seconds = sum(timed(generator, requests(1, 200)) for _ in range(jobs))
-    ours = timed(generator, requests(jobs, PROFILES["sdxl_fast"].max_new_tokens))
-    print(f"\n8 SDXL-fast jobs: seed worker (one at a time, 200 new tokens) {seed_seconds:.2f}s; "
-          f"this worker (one batch, {PROFILES['sdxl_fast'].max_new_tokens} new tokens) {ours:.2f}s; "
-          f"{seed_seconds / ours:.1f}x")
+    jobs, budget = 8, PROFILES["sdxl_fast"].max_new_tokens
+    dynamic = generators.get("dynamic") or next(iter(generators.values()))
+    seed_seconds = sum(timed(dynamic, requests(1, 200)) for _ in range(jobs))
+    print(f"\n8 SDXL-fast jobs, seed worker (one at a time, 200 new tokens, dynamic cache): {seed_seconds:.2f}s")
+    for mode, generator in generators.items():
+        _, ours = warm_timed(generator, requests(jobs, budget))
+        print(f"8 SDXL-fast jobs, this worker (one batch, {budget} new tokens, {mode} cache): {ours:.2f}s: "
+              f"{seed_seconds / ours:.1f}x the seed")
     print(f"peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
 
 

@@ -31,6 +31,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc
 
 
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    value = (_optional(env.get(name)) or allowed[0]).lower()
+    if value not in allowed:
+        raise ValueError(f"environment variable {name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 def default_cache_dir() -> Path:
     if VOLUME_ROOT.is_dir():
         return VOLUME_ROOT / "prompt-enhancer" / "cache"
@@ -61,6 +68,7 @@ class Settings:
     cache_size_limit_mb: int = 1024
     cache_ttl_seconds: int | None = None
     worker_id: str = "local"
+    generation_cache: str = "dynamic"
     max_concurrency: int = 8
     max_batch_size: int = 8
     batch_wait_ms: int = 10
@@ -87,6 +95,7 @@ class Settings:
             cache_size_limit_mb=_int(env, "CACHE_SIZE_LIMIT_MB", 1024),
             cache_ttl_seconds=ttl if ttl > 0 else None,
             worker_id=_optional(env.get("RUNPOD_POD_ID")) or default_worker_id(),
+            generation_cache=_choice(env, "GENERATION_CACHE", ("dynamic", "static")),
             max_concurrency=max(1, _int(env, "MAX_CONCURRENCY", 8)),
             max_batch_size=max(1, _int(env, "MAX_BATCH_SIZE", 8)),
             batch_wait_ms=max(0, _int(env, "BATCH_WAIT_MS", 10)),

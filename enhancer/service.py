@@ -124,7 +124,7 @@ class EnhancementService:
         generator, error = None, None
         try:
             loaded = load_with_fallback(settings)
-            generator = Generator(loaded, settings.max_batch_size, settings.batch_wait_ms)
+            generator = Generator(loaded, settings.max_batch_size, settings.batch_wait_ms, settings.generation_cache)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.error("model unavailable, serving the emergency fallback: %s", error)
@@ -313,6 +313,7 @@ class EnhancementService:
             "batching": {
                 "max_batch_size": self.settings.max_batch_size,
                 "batch_wait_ms": self.settings.batch_wait_ms,
+                "generation_cache": self.settings.generation_cache,
                 "batches_run": generator.batches_run if generator else 0,
                 "rows_run": generator.rows_run if generator else 0,
             },
