@@ -101,6 +101,7 @@ class PromptCache:
         self._shard_name = _safe_name(worker_id)
         self._generation_mtime: int | None = None
         self._generation = 0
+        self._baseline_read = False
         candidates = [Path(directory)]
         if fallback_directory is not None:
             candidates.append(Path(fallback_directory))
@@ -120,6 +121,7 @@ class PromptCache:
             self.warnings.append(f"cache directory {directory} is not writable: using {self.root}")
         for warning in self.warnings:
             log.warning(warning)
+        self.generation()  # the baseline: only later changes are clears by other workers
         self._remove_stale_shards()
 
     # -- opening -------------------------------------------------------------------------------
@@ -178,20 +180,20 @@ class PromptCache:
     def generation(self) -> int:
         if self.root is None:
             return self._generation
-        marker = self.root / GENERATION_FILE
         try:
-            mtime = marker.stat().st_mtime_ns
+            mtime = (self.root / GENERATION_FILE).stat().st_mtime_ns
         except OSError:
-            return self._generation
-        if mtime != self._generation_mtime:
+            mtime = None  # no worker has cleared yet: generation 0
+        if mtime is not None and mtime != self._generation_mtime:
             try:
-                generation = int(marker.read_text().strip() or 0)
+                generation = int((self.root / GENERATION_FILE).read_text().strip() or 0)
             except (OSError, ValueError):
                 return self._generation
-            if self._generation_mtime is not None and generation != self._generation:
+            if self._baseline_read and generation != self._generation:
                 # Another worker cleared the cache: our entries are unreachable now, free the space.
                 self._clear_own_shard()
             self._generation, self._generation_mtime = generation, mtime
+        self._baseline_read = True
         return self._generation
 
     def _bump_generation(self) -> None:
