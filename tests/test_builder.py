@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -190,6 +191,80 @@ def test_the_model_is_baked_with_a_build_secret_before_going_offline():
     assert {"MODEL_NAME", "MODEL_REVISION", "BAKE_MODEL"} <= arg_names
 
 
-@pytest.mark.parametrize("kept_out", [".venv", "tests", "bench", ".git", "__pycache__", ".hypothesis", "x.gguf"])
+@pytest.mark.parametrize(
+    "kept_out", [".venv", "tests", "bench", ".git", "__pycache__", ".hypothesis", "x.gguf", "examples", "node_modules"]
+)
 def test_dockerignore_keeps_out_local_files(kept_out):
     assert any(fnmatch.fnmatch(kept_out, p.removeprefix("**/")) for p in dockerignore_patterns())
+
+
+def hadolint() -> str | None:
+    found = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    return found
+
+
+@pytest.mark.skipif(hadolint() is None, reason="hadolint is not installed (requirements-dev.txt: x86-64 Linux only)")
+def test_hadolint_finds_nothing_in_the_dockerfile():
+    done = subprocess.run([hadolint(), "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+# -- RunPod Hub (.runpod/hub.json, .runpod/tests.json) --------------------------------------------------
+
+HUB = ROOT / ".runpod" / "hub.json"
+HUB_TESTS = ROOT / ".runpod" / "tests.json"
+
+
+def test_hub_json_has_the_fields_the_hub_requires():
+    hub = json.loads(HUB.read_text())
+    assert hub["title"] and hub["description"]
+    assert hub["type"] == "serverless"
+    assert hub["category"] in {"audio", "embedding", "language", "video", "image"}
+    config = hub["config"]
+    assert config["runsOn"] == "GPU"
+    assert isinstance(config["containerDiskInGb"], int) and config["containerDiskInGb"] >= 20
+    assert config["gpuCount"] == 1
+    assert config["gpuIds"]
+    # The image's CUDA is 12.6: hosts must offer 12.6 or newer.
+    assert all(tuple(map(int, v.split("."))) >= (12, 6) for v in config["allowedCudaVersions"])
+    for name in ("handler.py", "Dockerfile", "README.md"):
+        assert (ROOT / name).is_file() or (ROOT / ".runpod" / name).is_file(), name
+
+
+def test_hub_env_inputs_are_settings_the_worker_reads():
+    from enhancer.config import Settings
+
+    config_source = (ROOT / "enhancer" / "config.py").read_text()
+    hub = json.loads(HUB.read_text())["config"]
+    keys = set()
+    env = {}
+    for entry in hub["env"]:
+        key = entry["key"]
+        keys.add(key)
+        assert f'"{key}"' in config_source, f"{key} is not read by enhancer/config.py"
+        spec = entry["input"]
+        assert spec["name"] and spec["description"] and spec["type"] in {"string", "number", "boolean"}
+        default = spec.get("default")
+        if spec["type"] == "boolean":
+            env[key] = spec["trueValue"] if default else spec["falseValue"]
+        elif default not in (None, ""):
+            env[key] = str(default)
+    settings = Settings.from_env(env)  # the defaults parse
+    assert settings.max_concurrency == 8 and settings.log_prompts is False
+    for preset in hub.get("presets", []):
+        assert set(preset["defaults"]) <= keys, preset["name"]
+        Settings.from_env({k: str(v) for k, v in preset["defaults"].items()})
+
+
+def test_hub_tests_are_valid_jobs():
+    from enhancer.config import Settings
+    from enhancer.schemas import parse_job_input
+
+    spec = json.loads(HUB_TESTS.read_text())
+    assert spec["tests"]
+    for case in spec["tests"]:
+        assert case["name"] and isinstance(case["timeout"], int) and case["timeout"] >= 10_000
+        parse_job_input(case["input"], Settings())  # raises on a job the worker would refuse
+    config = spec["config"]
+    assert config["gpuTypeId"] and config["gpuCount"] == 1
+    assert all(set(item) == {"key", "value"} and isinstance(item["value"], str) for item in config.get("env", []))
