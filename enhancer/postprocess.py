@@ -15,7 +15,15 @@ from functools import lru_cache
 from typing import Callable
 
 from .profiles import CAMERA, LIGHTING, QUALITY_TAGS, RESOLUTION, TECHNICAL, Element, Profile
-from .quality import content_words, stems, subject_coverage
+from .quality import (
+    chatter_markers,
+    content_words,
+    invents_animal,
+    mentions_person,
+    redundant_sentences,
+    stems,
+    subject_coverage,
+)
 from .tokens import TokenCounter
 
 # --------------------------------------------------------------------------------------------
@@ -160,7 +168,72 @@ def clean(raw: str, original: str) -> str:
     match = _TRAILER_INLINE.search(text)
     if match:
         text = text[: match.start()]
-    return _unquote(text.strip()).strip()
+    # Meta talk can sit anywhere, not only before or after the answer: a small model explains
+    # what it would do ("This can be rewritten into a more descriptive version...") in place of
+    # or in between its description. Those sentences go, wherever they are.
+    lines = [kept for line in text.split("\n") if (kept := _drop_chatter(line, original))]
+    return _unquote(_drop_cut_tail("\n".join(lines).strip())).strip()
+
+
+# Words a finished phrase does not end on: the generation limit cut it ("They're going to").
+_UNFINISHED = frozenset(
+    "a an the and or but of to in on at with for from by as its their his her into onto over under "
+    "while then than that which they they're he she it it's is are was were be been being going will "
+    "can could would should has have had very more most so such this these those our my your some"
+    .split()
+)
+_TAIL_SEPARATOR = re.compile(r"[,;.!?\n\u3002\uff0c](?=[^,;.!?\n\u3002\uff0c]*$)")
+
+
+def _drop_cut_tail(text: str) -> str:
+    """Without a last phrase that the generation limit cut off mid-way ("..., They're")."""
+    if not text or _ENDS_TERMINATED.search(text):
+        return text
+    words = text.split()
+    if not words or words[-1].lower().strip(",;:") not in _UNFINISHED:
+        return text
+    separator = _TAIL_SEPARATOR.search(text)
+    if separator is None:
+        return text
+    cut = text[: separator.start() + (1 if text[separator.start()] in ".!?\u3002" else 0)]
+    return cut.rstrip(" ,;") if _meaningful(cut) else text
+
+
+# A line of tags, not prose: several comma-separated parts, all but one of a few words, none
+# opening like the rest of a clause ("..., and adventure", "..., which ...").
+_MIN_TAGS = 3
+_MAX_TAG_WORDS = 5
+_CLAUSE_START = re.compile(r"^(?:and|or|but|nor|so|yet|which|who|whose|that|while|as|because|where|when)\b", re.I)
+
+
+def _is_tag_line(tags: list[str]) -> bool:
+    if len(tags) < _MIN_TAGS or any(_CLAUSE_START.match(t) for t in tags):
+        return False
+    return sum(len(t.split()) > _MAX_TAG_WORDS for t in tags) <= 1
+
+
+def _drop_chatter(line: str, original: str) -> str:
+    """The line without its sentences that talk about the task (see `quality.chatter_markers`).
+
+    In prose the whole sentence goes: what is left of it would not read. In a line of tags
+    only the tags that talk go, so one "perfect for your wall" does not take the rest."""
+    if not chatter_markers(line, original):
+        return line
+    text, spans = _structure(line)
+    kept: list[str] = []
+    for sentence in _pieces(text, spans, tags=False):
+        sentence = sentence.strip()
+        if not sentence or not chatter_markers(sentence, original):
+            if sentence:
+                kept.append(sentence)
+            continue
+        _, inner = _find_spans(sentence)
+        tags = [t.strip() for t in _pieces(sentence, inner, tags=True) if t.strip()]
+        if _is_tag_line(tags):
+            tags = [t for t in tags if not chatter_markers(t, original)]
+            if tags:
+                kept.append(", ".join(tags))
+    return " ".join(kept).strip()
 
 
 _REFUSAL_ANYWHERE = re.compile(
@@ -529,12 +602,18 @@ def _optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCou
         key = _key(tag)
         if key in seen:
             continue
+        if _off_picture(tag, original):
+            # In a line of tags only the tag that invents or cannot be seen goes.
+            continue
         if _is_quality(tag):
             quality.append(tag)
             seen.add(key)
         elif not adds_nothing(tag):
             seen.add(key)
             rest.append(tag)
+    # A small model's loop in tags ("They're going to jump, They're going to win, ...").
+    loops = set(redundant_sentences(rest, restatements=False))
+    rest = [t for i, t in enumerate(rest) if i not in loops]
     if not quality:
         quality = [t for t in _tags(QUALITY_TAGS.default) if _key(t) not in seen]
         seen.update(_key(t) for t in quality)
@@ -654,7 +733,8 @@ def _optimize_wan(text: str, original: str, profile: Profile, counter: TokenCoun
     def fits(prose: str) -> bool:
         return counter.count(prose) <= profile.budget
 
-    model = _sentences(text, drop_dangling=True)
+    model = [s for s in _sentences(text, drop_dangling=True) if not _off_picture(s, original)]
+    model = _distinct(model, original)
     if model and _keeps_subject(" ".join(model), original):
         out = _pack_wan(model, profile, fits)
         if _keeps_subject(out, original):
@@ -666,7 +746,63 @@ def _optimize_wan(text: str, original: str, profile: Profile, counter: TokenCoun
         if _key(sentence) not in seen:
             seen.add(_key(sentence))
             merged.append(sentence)
-    return _pack_wan(merged, profile, fits)
+    return _pack_wan(_distinct(merged, original), profile, fits)
+
+
+# What a camera cannot see: wishes, plans, thoughts, the future, the meaning of the scene, and
+# the senses other than sight. A prompt describes what is in the frame; these sentences only
+# spend the budget (and a small model writes them by the paragraph: "They're going to win.
+# This is a creative way to express joy. Every breath is a precious gift.").
+_UNSEEN = re.compile(
+    r"(?<![\w'\u2019])(?:"
+    r"loves?|loved|likes|liked|enjoy(?:s|ed|ing)?|wants?|wanted|hopes?|hoped|dreams?\s+(?:of|about)|"
+    r"believes?|believed|knows?|knew|thinks?|thought|remembers?|remembered|wonders?|wondered|"
+    r"decides?|decided|plans?\s+to|planning|"
+    r"(?:is|are|am|was|were|\w+['\u2019](?:re|s|m))\s+going\s+to|tomorrow|next\s+(?:project|time|day|week)|"
+    r"project|task|importance\s+of|testament\s+to|symbol\s+of|metaphor|reminder\s+of|"
+    r"inspir(?:e|es|ed|ing|ation)|the\s+goal|aims?\s+to|for\s+(?:many\s+|several\s+)?(?:years|decades)|"
+    r"years\s+ago|"
+    r"precious\s+gift|memory|memories|in\s+(?:their|his|her|our|the)\s+(?:hearts?|minds?)|"
+    r"(?:way|tool)\s+(?:for|to)\s+(?:express|convey|tell|share|inspire)\w*|"
+    r"sounds?|soundscapes?|smells?|scents?|aromas?|tastes?|noises?|"
+    # A pronoun with a modal or a plan: "They need to choose...", "You might consider..."
+    r"(?:they|he|she|you|we|i|it)\s+(?:need|needs|might|could|should|would|may|must|propose|proposes)"
+    r")(?![\w'\u2019])",
+    re.I,
+)
+
+
+@lru_cache(maxsize=256)
+def _spaced_words(text: str) -> str:
+    return " " + " ".join(re.findall(r"[\w'\u2019]+", text.lower())) + " "
+
+
+def _unseen(piece: str, original: str) -> bool:
+    """Whether a piece talks about what a camera cannot see, in words the user did not use."""
+    return any(_spaced_words(m.group()) not in _spaced_words(original) for m in _UNSEEN.finditer(piece))
+
+
+def _off_picture(piece: str, original: str) -> bool:
+    """A tag or sentence of the model's that would change or pad the picture the user asked for.
+
+    Prompt extenders are known to add people: Wan 2.1's own extension put a person into 36% of
+    person-free prompts, and a small model gives the user's dog "his friends at the park" or
+    swaps it for "a giant panda". Where the prompt has no person, a piece that adds one goes;
+    so does a piece naming an animal the prompt did not, and one about what cannot be seen
+    (`_UNSEEN`). A sentence goes whole: what would be left of it would not read."""
+    if mentions_person(piece) and not mentions_person(original):
+        return True
+    return invents_animal(piece, original) or _unseen(piece, original)
+
+
+def _distinct(sentences: list[str], original: str) -> list[str]:
+    """Without sentences that restate an earlier one or repeat its opening a third time: the
+    loops of a small model ("She's dancing, a show of ... She's dancing, a show of ...").
+    The user's own sentences stay, however much they repeat themselves: that is their call."""
+    users = {_key(s) for s in _sentences(original)}
+    mine = frozenset(i for i, s in enumerate(sentences) if _key(s) in users)
+    drop = set(redundant_sentences(sentences, mine))
+    return [s for i, s in enumerate(sentences) if i not in drop]
 
 
 def _missing_sentences(kept: list[str], profile: Profile) -> list[str]:

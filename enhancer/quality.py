@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -36,6 +37,9 @@ _STOPWORDS = frozenset(
 _W_ELEMENTS = 0.4
 _W_BUDGET = 0.3
 _W_SUBJECT = 0.3
+# Each defect a user would complain about (chatter, an invented person, repetition, the wrong
+# language) takes this share off the score: one defect costs a quarter, four leave nothing.
+_DEFECT_PENALTY = 0.25
 
 
 def content_words(text: str) -> list[str]:
@@ -53,7 +57,7 @@ def content_words(text: str) -> list[str]:
 
 
 def _latin_words(text: str) -> list[str]:
-    return [w for w in (m.group().lower() for m in _WORD.finditer(text)) if w not in _STOPWORDS]
+    return [w for w in map(str.lower, _WORD.findall(text)) if w not in _STOPWORDS]
 
 
 @lru_cache(maxsize=4096)
@@ -69,9 +73,11 @@ def _stem(word: str) -> str:
     return word
 
 
-def stems(text: str) -> set[str]:
-    """Stems of the content words of a text, for subject matching."""
-    return {_stem(w) for w in content_words(text)}
+@lru_cache(maxsize=4096)
+def stems(text: str) -> frozenset[str]:
+    """Stems of the content words of a text, for subject matching. Cached: optimize asks for
+    the same tags and sentences on every packing pass."""
+    return frozenset(_stem(w) for w in content_words(text))
 
 
 def subject_coverage(text: str, original: str) -> float:
@@ -94,6 +100,7 @@ def subject_coverage(text: str, original: str) -> float:
 class Assessment:
     score: float
     flags: dict = field(default_factory=dict)
+    defects: tuple[str, ...] = ()
 
 
 def _budget_fit(tokens: int, profile: Profile) -> float:
@@ -104,10 +111,25 @@ def _budget_fit(tokens: int, profile: Profile) -> float:
     return tokens / profile.target_min
 
 
+def defects(text: str, original: str, family: str) -> tuple[str, ...]:
+    """The defects users complain about that a text has, by name (see the detectors below)."""
+    found = []
+    if has_chatter(text, original):
+        found.append("chatter")
+    if invents_person(text, original):
+        found.append("invented_person")
+    if has_repetition(text, family):
+        found.append("repetition")
+    if not language_ok(text, original):
+        found.append("language")
+    return tuple(found)
+
+
 def assess(text: str, original: str, profile: Profile, counter: TokenCounter) -> Assessment:
     """Flags for the response and a score in 0..1 of how well the prompt suits its target model.
 
-    The score is a weighted mix of three things the worker can check without looking at images:
+    The score is what the worker can check without looking at images. A weighted mix of three
+    things:
 
     - 0.4 x the fraction of the profile's required elements present (for SDXL quality tags,
       lighting, technical terms, plus camera and resolution for sdxl_high; for WAN motion, camera
@@ -115,7 +137,15 @@ def assess(text: str, original: str, profile: Profile, counter: TokenCounter) ->
     - 0.3 x budget fit: 0 over the profile's token budget (the encoder would cut it), 1 from
       `profile.target_min` up to the budget, and proportional credit below `target_min` (a prompt
       far under it leaves the model guessing);
-    - 0.3 x subject kept: the fraction of the original prompt's content words still present.
+    - 0.3 x subject kept: the fraction of the original prompt's content words still present;
+
+    then multiplied by 1 - 0.25 x the number of defects found (`defects`): chatter (talk about
+    the task, chat register, Markdown), a person the prompt did not have, a repeated tag or
+    sentence, and the wrong language (script other than the prompt's, or a non-English prompt's
+    own words lost). So 1.0 means: everything the target model wants, within its budget, the
+    user's words kept, and none of the faults users report; a model's raw answer (chatty, over
+    budget, without quality tags) scores well below the worker's final one (see
+    `python -m enhancer.eval`).
 
     It is rounded to three places. The flags are the response's `sdxl_optimizations` or
     `wan_optimizations`, with `token_count` measured by the profile's counter.
@@ -146,7 +176,9 @@ def assess(text: str, original: str, profile: Profile, counter: TokenCounter) ->
         + _W_BUDGET * _budget_fit(tokens, profile)
         + _W_SUBJECT * subject_coverage(text, original)
     )
-    return Assessment(round(min(1.0, max(0.0, score)), 3), flags)
+    found = defects(text, original, profile.family)
+    score *= max(0.0, 1.0 - _DEFECT_PENALTY * len(found))
+    return Assessment(round(min(1.0, max(0.0, score)), 3), flags, found)
 
 
 # --------------------------------------------------------------------------------------------
@@ -160,7 +192,8 @@ def assess(text: str, original: str, profile: Profile, counter: TokenCounter) ->
 _PERSON_WORDS = (
     "person persons people man men woman women girl girls boy boys child children kid kids baby "
     "babies toddler toddlers teen teens teenager teenagers lady ladies gentleman gentlemen guy guys "
-    "someone somebody human humans crowd crowds family families he she him her his hers himself "
+    "someone somebody anyone anybody everyone everybody human humans crowd crowds family families "
+    "he she him her his hers himself viewer viewers "
     "herself mother father mom dad son daughter brother sister wife husband bride groom friend "
     "friends player players athlete athletes dancer dancers rider riders cyclist cyclists driver "
     "drivers pilot pilots astronaut astronauts soldier soldiers worker workers farmer farmers chef "
@@ -171,16 +204,22 @@ _PERSON_WORDS = (
     "swimmer swimmers hiker hikers climber climbers traveler travelers traveller travellers actor "
     "actors actress actresses officer officers nurse nurses doctor doctors teacher teachers student "
     "students businessman businesswoman king queen prince princess knight knights warrior warriors "
+    "participant participants attendee attendees guest guests employee employees staff resident "
+    "residents locals enthusiast enthusiasts professional craftsman craftsmen team "
     "wizard witch character characters protagonist heroine"
 ).split()
-_PERSON = re.compile(r"(?<![\w'\u2019])(?:" + "|".join(_PERSON_WORDS) + r")(?![\w'\u2019])", re.I)
+_PERSON = frozenset(_PERSON_WORDS)
+# Letters only: "she's" gives "she", "man-made" gives "man" and "made".
+_LETTERS = re.compile(r"[^\W\d_]+")
 # Chinese and Japanese person characters (人 person, 女 woman, 男 man, 孩 child, 她/他 she/he).
 _CJK_PERSON = re.compile("[\u4eba\u5973\u7537\u5b69\u5979\u4ed6\u5a03\u59d1\u5988\u7238]")
 
 
 def mentions_person(text: str) -> bool:
     """Whether the text puts a person in the picture (by a person noun or pronoun)."""
-    return bool(_PERSON.search(text or "") or _CJK_PERSON.search(text or ""))
+    text = text or ""
+    # A set lookup per word: this runs on every sentence of every answer.
+    return any(w in _PERSON for w in _LETTERS.findall(text.lower())) or bool(_CJK_PERSON.search(text))
 
 
 def invents_person(answer: str, original: str) -> bool:
@@ -189,28 +228,90 @@ def invents_person(answer: str, original: str) -> bool:
     return mentions_person(answer) and not mentions_person(original)
 
 
+# Animals by species, in groups of words for the same animal, so that "puppy" for "dog" is not
+# an invention. Category words (animal, bird, creature, pet, wildlife) are not here: they name
+# what the user asked for as often as something new.
+_ANIMAL_GROUPS = (
+    "dog dogs puppy puppies pup pups hound hounds doggy", "cat cats kitten kittens kitty feline",
+    "horse horses pony ponies foal stallion mare", "cow cows cattle calf calves bull bulls ox oxen",
+    "sheep lamb lambs ram ewe", "goat goats", "pig pigs piglet hog", "deer fawn stag", "elk moose",
+    "bear bears", "panda pandas", "koala koalas", "kangaroo kangaroos", "lion lions lioness",
+    "tiger tigers", "leopard leopards", "cheetah cheetahs", "jaguar jaguars", "wolf wolves",
+    "fox foxes", "rabbit rabbits bunny bunnies hare hares", "squirrel squirrels",
+    "mouse mice rat rats hamster hamsters", "monkey monkeys ape apes gorilla gorillas chimpanzee",
+    "elephant elephants", "giraffe giraffes", "zebra zebras", "rhino rhinos rhinoceros",
+    "hippo hippos hippopotamus", "camel camels", "llama llamas alpaca alpacas", "donkey donkeys mule",
+    "eagle eagles hawk hawks falcon falcons", "owl owls", "parrot parrots", "penguin penguins",
+    "swan swans", "duck ducks duckling ducklings", "goose geese", "chicken chickens hen hens rooster",
+    "pigeon pigeons dove doves", "crow crows raven ravens", "seagull seagulls gull gulls",
+    "flamingo flamingos", "peacock peacocks", "ostrich ostriches", "sparrow sparrows robin robins",
+    "hummingbird hummingbirds", "whale whales", "dolphin dolphins", "shark sharks", "seal seals",
+    "otter otters", "octopus octopuses", "jellyfish", "turtle turtles tortoise tortoises",
+    "crab crabs lobster lobsters", "frog frogs toad toads", "snake snakes serpent",
+    "lizard lizards", "crocodile crocodiles alligator alligators", "dinosaur dinosaurs",
+    "dragon dragons", "unicorn unicorns", "butterfly butterflies", "bee bees", "spider spiders",
+    "beetle beetles", "plankton",
+)
+_ANIMAL = {word: i for i, group in enumerate(_ANIMAL_GROUPS) for word in group.split()}
+
+
+def animals(text: str) -> frozenset[int]:
+    """The animal species a text names, as group ids (see `_ANIMAL_GROUPS`)."""
+    return frozenset(_ANIMAL[w] for w in _LETTERS.findall((text or "").lower()) if w in _ANIMAL)
+
+
+def invents_animal(answer: str, original: str) -> bool:
+    """An animal species in the answer that the prompt did not name ("a giant panda" for a dog).
+
+    Judged for prompts in Latin script only: a Chinese prompt's animal is named in characters,
+    and the check cannot tell a right translation from a wrong one."""
+    if is_non_english(original):
+        return False
+    return bool(animals(answer) - animals(original))
+
+
 # Meta talk: sentences about the user, the prompt, rewriting, or the image being made, and the
-# chat register (I, you, here's, sure) that never belongs in a prompt for an image encoder.
+# chat register (you, here's, hope this helps) that never belongs in a prompt for an encoder.
+# Each alternative is a phrase that describes the task or the conversation, not the picture.
 _META = re.compile(
     r"(?<![\w'\u2019])(?:"
     r"users?(?:['\u2019]s)?|prompts?|rewr(?:ite|ites|itten|iting|ote)|rephras\w*|reword\w*|"
-    r"paraphras\w*|sentences?|"
-    r"here(?:['\u2019]s|\s+is|\s+are)|sensory\s+(?:language|details)|"
+    r"paraphras\w*|revis(?:e|ed|ion|ions)|sentences?|storytelling|creative\s+writing|"
+    r"here(?:['\u2019]s|\s+is|\s+are)|sensory\s+(?:language|details?)|"
     r"descriptive\s+(?:version|language|text|way)|"
-    r"(?:this|the|your|original|user['\u2019]s)\s+(?:idea|request|description|text|input|version)|"
+    r"(?:this|the|your|my|user['\u2019]s)\s+(?:idea|request|description|input|version)|"
+    r"original\s+(?:idea|request|description|input|version|text|prompt|image|video|photo|picture|design)|"
     r"(?:image|picture|photo|photograph|video|scene|artwork)\s+(?:that\s+is\s+|is\s+|will\s+be\s+)?"
     r"(?:being|to\s+be)\s+(?:created|generated|made|rendered|produced)|"
     r"(?:create|generate|produce|design)\s+(?:a|an|the|this)\s+(?:\w+\s+)?"
     r"(?:image|picture|photo|video|prompt)|"
     r"(?:simple|easy|effective|great|good|best|better|quick)\s+(?:yet\s+\w+\s+)?ways?\s+to|"
-    r"can\s+be\s+(?:rewritten|rephrased|described|enhanced|improved|expanded|transformed|turned)|"
+    r"(?:great|good|perfect|stunning|fine|classic|prime|wonderful)\s+example\s+of|"
+    r"can\s+be\s+(?:rewritten|rephrased|described|enhanced|improved|expanded|transformed|turned|used|done)|"
+    r"(?:image|picture|photo|photograph|video|artwork|scene|it)\s+(?:was|is|were|has\s+been|had\s+been)\s+"
+    r"(?:\w+\s+)?(?:created|made|generated|taken|produced|designed|shot|inspired|crafted|reimagined|"
+    r"recreated|featured)(?:\s+(?:by|using|with|from|to|into|in))?|"
+    r"(?:image|picture|photo|video)\s+(?:above|below)|example\s+of\s+(?:this|how)|this\s+means|"
+    r"(?:could|can|would|might)\s+be\s+(?:made|added|used|achieved|found|recreated|created|done)|"
+    r"more\s+detailed\s+version|"
+    r"(?:took|take|takes|taking)\s+(?:\w+\s+){0,2}(?:pictures|photos|photographs)|perfect\s+for|"
+    r"will\s+help|"
     r"you|your|yours|you['\u2019](?:re|ll|ve|d)|let['\u2019]s|let\s+me|"
-    r"sure|certainly|of\s+course|hope\s+(?:this|you|it|that)|feel\s+free|as\s+an\s+ai|sorry"
+    r"hope\s+(?:this|you|it|that)|feel\s+free|as\s+an\s+ai|sorry"
     r")(?![\w'\u2019])",
     re.I,
 )
-# First person, case-sensitive so that the letter "i" in a list or a roman numeral is not one.
-_FIRST_PERSON = re.compile(r"(?<![\w'\u2019])(?:I|I['\u2019](?:m|ve|d|ll)|[Mm]e|[Mm]y|[Ww]e|[Ww]e['\u2019](?:re|ll|ve))(?![\w'\u2019])")
+# Assent words are chatter only where they open a sentence ("Sure! ..."), not in "making sure".
+_ASSENT = re.compile(
+    r"(?:^|[.!?\n]\s*)((?:sure|certainly|of\s+course|absolutely|okay)(?:\s+thing)?)(?=\s*[!,.:])", re.I
+)
+# First person, case-sensitive so that a lowercase "i" in a list is not one.
+# A capital "I" counts when a verb-like word follows it ("I created"), not as a numeral
+# ("Episode I of the saga", "World War I").
+_FIRST_PERSON = re.compile(
+    r"(?<![\w'\u2019])(?:I(?=\s+(?!(?:of|and|or|in|to|the|a|an|on|at|by|for)\b)[a-z])|"
+    r"I['\u2019](?:m|ve|d|ll)|[Mm]e|[Mm]y|[Ww]e|[Ww]e['\u2019](?:re|ll|ve))(?![\w'\u2019])"
+)
 # Formatting a chat model adds: bold, headings, list markers, code fences, "Label:" at the start.
 _MARKUP = re.compile(r"\*\*|__|```|^\s{0,3}#{1,6}\s|^\s*(?:[-*\u2022]|\d{1,2}[.)])\s+\S", re.M)
 
@@ -226,6 +327,7 @@ def chatter_markers(text: str, original: str = "") -> list[str]:
     the user's subject, not chatter."""
     found = [m.group() for m in _META.finditer(text or "")]
     found += [m.group() for m in _FIRST_PERSON.finditer(text or "")]
+    found += [m.group(1) for m in _ASSENT.finditer(text or "")]
     mine = _words_in(original or "")
     return [f for f in found if _words_in(f) not in mine]
 
@@ -240,20 +342,66 @@ _REPEAT_SPLIT = {
     "wan": re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s*|\n"),
 }
 _LOOP = re.compile(r"(?<!\w)(\w+)(?:[\s,]+\1(?!\w)){2,}", re.I)
+_OPENING_WORDS = 3
+_OPENING_LIMIT = 2
+_NEAR_DUPLICATE = 0.7
+
+
+def _opening(sentence: str) -> tuple[str, ...]:
+    words = re.findall(r"[\w'\u2019]+", sentence.lower())
+    return tuple(words[:_OPENING_WORDS]) if len(words) > _OPENING_WORDS else ()
+
+
+def _restates(words: frozenset[str], other: frozenset[str]) -> bool:
+    if len(words | other) < 2:
+        return words == other
+    shared, union = len(words & other), len(words | other)
+    # 70% of the words shared, or all but one of them when the sentences are short.
+    return shared / union >= _NEAR_DUPLICATE or (shared >= 2 and union - shared <= 1)
+
+
+def redundant_sentences(sentences: list[str], keep: frozenset[int] = frozenset(),
+                        restatements: bool = True) -> list[int]:
+    """Indices of sentences that only say again what an earlier kept sentence said.
+
+    A sentence is redundant when its content words overlap an earlier one's by 70% or more
+    (Jaccard, on stems; only with `restatements`, which tags leave off: "a cat on a red sofa"
+    after "a cat on a sofa" adds a detail), or when it is the third to open with the same three
+    words: the "They're going to jump. They're going to win. They're going to celebrate." shape
+    of a small model stuck in a loop. Judged against kept sentences only, so dropping the redundant ones
+    leaves none: applying it twice changes nothing. Sentences at the `keep` indices (the user's
+    own) are never redundant, but later ones are compared with them."""
+    kept: list[frozenset[str]] = []
+    openings: Counter[tuple[str, ...]] = Counter()
+    redundant: list[int] = []
+    for i, sentence in enumerate(sentences):
+        words = stems(sentence)
+        key = " ".join(re.findall(r"\w+", sentence.lower()))
+        opening = _opening(sentence)
+        near = restatements and bool(key) and any(_restates(words, other) for other in kept)
+        if i not in keep and (near or (opening and openings[opening] >= _OPENING_LIMIT)):
+            redundant.append(i)
+            continue
+        kept.append(words)
+        if opening:
+            openings[opening] += 1
+    return redundant
 
 
 def repeated_parts(text: str, family: str) -> list[str]:
-    """Tags (SDXL) or sentences (WAN) that occur more than once, compared by their words, plus
-    a word repeated three times in a row ("very very very"), the shape of a generation loop."""
-    seen: set[str] = set()
+    """What repeats: a tag (SDXL) or sentence (WAN) that occurs twice, compared by its words; a
+    third one opening with the same three words, and for WAN a sentence that restates an earlier
+    one (see `redundant_sentences`); and a word said three times in a row ("very very very")."""
+    parts = [p.strip() for p in _REPEAT_SPLIT[family].split(text or "") if p and re.search(r"\w", p)]
     repeats: list[str] = []
-    for part in _REPEAT_SPLIT[family].split(text or ""):
+    seen: set[str] = set()
+    for part in parts:
         key = " ".join(re.findall(r"\w+", part.lower()))
-        if not key:
-            continue
         if key in seen:
-            repeats.append(part.strip())
+            repeats.append(part)
         seen.add(key)
+    repeats += [parts[i] for i in redundant_sentences(parts, restatements=family == "wan")
+                if parts[i] not in repeats]
     repeats += [m.group() for m in _LOOP.finditer(text or "")]
     return repeats
 

@@ -466,3 +466,120 @@ def test_a_short_subject_is_always_kept(original, text, name):
     assert subject_coverage(out, original) == 1.0
     if profile.family == "sdxl":
         assert original in out
+
+
+# --- meta talk, invented people, loops (what the embedded model wrote on the public prompts) ---
+
+
+@pytest.mark.parametrize(
+    ("raw", "original", "expected"),
+    [
+        (
+            'This can be rewritten into a more descriptive version by using sensory language such as '
+            '"running" instead of "cat." Here\'s how you could rephrase it, This can be rewritten into a more',
+            "the cat is running",
+            "",
+        ),
+        (
+            "The user's image idea can be rewritten into a more engaging and creative image creation "
+            "prompt by using bold formatting such as a bullet point list, This will help to make the "
+            "image more appealing and attention-grabbing",
+            "A man jogging on a football field",
+            "",
+        ),
+        (
+            "A stop sign on a quiet corner. A simple yet effective way to reduce clutter and make your "
+            "home look more attractive. Red paint, dusk light.",
+            "a stop sign",
+            "A stop sign on a quiet corner. Red paint, dusk light.",
+        ),
+        (
+            "So, here's the rewritten sentence. The user wants to create a photo that shows a dog.\n"
+            "a golden retriever on a lawn, soft light",
+            "a dog",
+            "a golden retriever on a lawn, soft light",
+        ),
+        (
+            "masterpiece, a cat on a sofa, perfect for your living room wall, soft light, bokeh",
+            "a cat on a sofa",
+            "masterpiece, a cat on a sofa, soft light, bokeh",
+        ),
+    ],
+)
+def test_clean_drops_sentences_that_talk_about_the_task_wherever_they_are(raw, original, expected):
+    assert clean(raw, original) == expected
+
+
+def test_clean_keeps_words_the_user_wrote_even_when_they_sound_like_chatter():
+    original = 'a poster that says "HERE IS YOUR PROMPT"'
+    raw = 'a poster that says "HERE IS YOUR PROMPT", bold letters, studio light'
+    assert clean(raw, original) == raw
+
+
+def test_an_answer_made_only_of_meta_talk_is_unusable():
+    raw = "The user wants a cat. Here's how you could rephrase it. I hope this helps!"
+    assert is_unusable(clean(raw, "a cat"), "a cat")
+
+
+def test_sdxl_drops_tags_that_bring_in_people_the_prompt_did_not_have():
+    out = optimize("a dog in a park, she has bright blue hair, green grass, soft light", "a dog in a park",
+                   SDXL_FAST, CLIP)
+    assert "hair" not in out and "green grass" in out
+    # People the user asked for stay.
+    out = optimize("a woman in a park, she has bright blue hair, soft light", "a woman in a park", SDXL_FAST, CLIP)
+    assert "she has bright blue hair" in out
+
+
+def test_wan_drops_sentences_that_bring_in_people_the_prompt_did_not_have():
+    raw = ("The cat is running across a sunny garden. He loves playing fetch with his friends at the park. "
+           "Its tail streams behind it. The camera tracks it in a smooth, steady shot.")
+    out = optimize(raw, "the cat is running", WAN_FAST, ESTIMATE)
+    assert out.startswith("The cat is running across a sunny garden. Its tail streams behind it.")
+    assert "fetch" not in out and "friends" not in out
+
+
+def test_wan_drops_the_loops_of_a_small_model():
+    raw = ("A woman is dancing on a stage. She's dancing, a show of style and beauty. She's dancing, a "
+           "show of creativity and passion. She's dancing, a show of love and joy. The camera holds a "
+           "close-up as she spins.")
+    out = optimize(raw, "A woman is dancing", WAN_FAST, ESTIMATE)
+    assert out.count("She's dancing, a show of") == 2
+    assert "love and joy" not in out and "The camera holds a close-up as she spins." in out
+
+
+def test_wan_keeps_the_users_own_repeated_sentences():
+    original = "The bell rings. The bell rings again. The bell rings once more."
+    out = optimize("", original, WAN_FAST, ESTIMATE)
+    assert out.startswith(original)
+
+
+def test_clean_drops_a_last_phrase_cut_off_by_the_generation_limit():
+    raw = "The person is bungee jumping on a mountain, They're wearing a cap, They're"
+    assert clean(raw, "a person bungee jumping") == "The person is bungee jumping on a mountain, They're wearing a cap"
+    assert clean("Two cats fight on a stage. They're going", "two cats") == "Two cats fight on a stage."
+    assert clean("a cat on a sofa, soft light", "a cat") == "a cat on a sofa, soft light"
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "They're going to win the game tonight.",
+        "She loves going on adventures.",
+        "They need to choose a motorcycle that fits their needs.",
+        "It is a symbol of creativity and a reminder of home.",
+        "The sound of the waves fills the air.",
+        "The fisherman has sailed these waters for many years.",
+        "This iconic image has been featured in numerous films.",
+    ],
+)
+def test_wan_drops_what_a_camera_cannot_see(sentence):
+    original = "a lighthouse on a cliff"
+    out = optimize(clean("A lighthouse stands on a cliff above the sea. " + sentence, original), original,
+                   WAN_FAST, ESTIMATE)
+    assert out.startswith("A lighthouse stands on a cliff above the sea. ")
+    assert sentence not in out
+
+
+def test_sdxl_drops_animals_the_prompt_did_not_name_but_keeps_synonyms():
+    out = optimize("a giant panda, a puppy with floppy ears, green lawn", "a dog on a lawn", SDXL_FAST, CLIP)
+    assert "panda" not in out and "a puppy with floppy ears" in out
