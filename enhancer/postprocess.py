@@ -599,6 +599,7 @@ def _optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCou
 
     rest: list[str] = []
     for tag in _tags(text):
+        tag = _after_subject(tag, subject)
         key = _key(tag)
         if key in seen:
             continue
@@ -645,6 +646,23 @@ def _optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCou
         out = _fitting_prefix(out, lambda s: s.rstrip(" ,;:"), lambda s: counter.count(s) <= profile.budget)
         out = out.rstrip(" ,;:")
     return out
+
+
+_RESTATEMENT_JOINER = re.compile(r"^[\s,;:\-\u2013\u2014]*(?:(?:and|with|is|are)\b\s*)?", re.I)
+
+
+def _after_subject(tag: str, subject: list[str]) -> str:
+    """What a model tag adds when it opens by restating a subject tag: "A misty harbour on a
+    stormy night" after the subject "a misty harbour" is "on a stormy night". The subject already
+    leads the prompt; saying it twice spends the budget and weights it twice."""
+    lowered = _key(tag)
+    for part in subject:
+        head = _key(part)
+        if head and lowered.startswith(head) and len(lowered) > len(head) and not lowered[len(head)].isalnum():
+            rest = " ".join(tag.split())[len(head):]
+            rest = rest[_RESTATEMENT_JOINER.match(rest).end():]
+            return rest if _meaningful(rest) else tag
+    return tag
 
 
 def _pack_sdxl(quality: list[str], subject: list[str], candidates: list[str],

@@ -417,9 +417,13 @@ def _non_latin_runs(text: str) -> list[str]:
     current = ""
     gap = ""
     for char in text or "":
-        if (char.isalpha() or unicodedata.category(char) == "Mn") and not _is_latin(char):
+        if char.isalpha() and not _is_latin(char):
             current += gap + char if current else char
             gap = ""
+        elif current and not gap and unicodedata.category(char) == "Mn":
+            # A combining mark continues a run (Devanagari vowel signs); alone it starts none,
+            # so the variation selector after an emoji ("\u2600\ufe0f") is not a script.
+            current += char
         elif current and char == " ":
             gap += char
         else:

@@ -144,6 +144,7 @@ def test_non_english_is_told_by_script():
         ("一只小狗在草地上奔跑。 小狗很开心。", "一只小狗在草地上奔跑。", False),  # no English added
         ("A cat on a sofa, 猫, soft light", "a cat on a sofa", False),  # Chinese in an English answer
         ("masterpiece, a cat on a sofa", "a cat on a sofa", True),
+        ("\U0001f431 sleeping, \u2600\ufe0f, soft light", "\U0001f431 sleeping \u2600\ufe0f", True),  # emoji + variation selector
     ],
 )
 def test_language_ok(answer, original, ok):

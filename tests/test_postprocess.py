@@ -583,3 +583,12 @@ def test_wan_drops_what_a_camera_cannot_see(sentence):
 def test_sdxl_drops_animals_the_prompt_did_not_name_but_keeps_synonyms():
     out = optimize("a giant panda, a puppy with floppy ears, green lawn", "a dog on a lawn", SDXL_FAST, CLIP)
     assert "panda" not in out and "a puppy with floppy ears" in out
+
+
+def test_sdxl_a_model_tag_restating_the_subject_keeps_only_what_it_adds():
+    out = optimize("A misty harbour on a stormy night, moored boats", "a misty harbour", SDXL_FAST, CLIP)
+    lowered = [t.lower() for t in tags(out)]
+    assert "a misty harbour" in lowered and "on a stormy night" in lowered
+    assert "a misty harbour on a stormy night" not in lowered
+    assert out.lower().count("misty harbour") == 1
+    assert optimize(out, "a misty harbour", SDXL_FAST, CLIP) == out
