@@ -92,6 +92,8 @@ async def main() -> None:
             outcomes: Counter[str] = Counter()
             by_kind: dict[str, list[float]] = {}
             latencies: list[float] = []
+            # Resident memory every 100 answers: growth that levels off is bounded, a steady climb is a leak.
+            rss_track: list[tuple[int, float]] = [(0, rss_before)]
 
             async def send(kind: str, job: dict) -> None:
                 async with gate:
@@ -114,11 +116,14 @@ async def main() -> None:
                     outcomes[outcome] += 1
                     latencies.append(seconds)
                     by_kind.setdefault(kind, []).append(seconds)
+                    if len(latencies) % 100 == 0:
+                        rss_track.append((len(latencies), rss_mib(worker.pid)))
 
             started = time.perf_counter()
             await asyncio.gather(*(send(kind, job) for kind, job in jobs))
             wall = time.perf_counter() - started
             rss_after = rss_mib(worker.pid)
+            alive = worker.poll() is None
             info = (await client.post(base + "/runsync", json={"input": {"action": "info"}})).json()["output"]
     finally:
         worker.terminate()
@@ -129,7 +134,8 @@ async def main() -> None:
 
     print(f"# bench/load.py: {len(jobs)} jobs, {args.concurrency} at a time, through RunPod's local API; "
           f"model {info['model']['name']}")
-    print(f"wall {wall:.1f}s, {len(jobs) / wall:.1f} jobs/s; worker still alive until stopped: yes\n")
+    print(f"wall {wall:.1f}s, {len(jobs) / wall:.1f} jobs/s; worker still serving after the run: "
+          f"{'yes' if alive else 'NO'}\n")
     print("| outcome | jobs |")
     print("| --- | --- |")
     for outcome, count in sorted(outcomes.items()):
@@ -142,6 +148,7 @@ async def main() -> None:
     print(f"\nworker resident memory: {rss_before:.0f} MiB after warm-up, {rss_after:.0f} MiB after the run "
           f"({rss_after - rss_before:+.0f} MiB); batches run {info['batching']['batches_run']}, "
           f"rows {info['batching']['rows_run']}; cache entries {info['cache']['entries']}")
+    print("resident memory by answers done: " + ", ".join(f"{n}: {mib:.0f} MiB" for n, mib in rss_track))
 
 
 if __name__ == "__main__":

@@ -201,16 +201,16 @@ class EnhancementService:
             build_messages(job.prompt, profile, job.system_prompt, job.context), profile, job.seed
         )
         counter = self._counter(profile)
+        rules = emergency_enhance(job.prompt, profile, counter)
         if isinstance(raw, str):
             cleaned = clean(raw, job.prompt)
             if not is_unusable(cleaned, job.prompt):
-                return Outcome(optimize(cleaned, job.prompt, profile, counter), source, self.generator.model_id)
-        return Outcome(
-            emergency_enhance(job.prompt, profile, counter),
-            "emergency_fallback",
-            EMERGENCY_MODEL,
-            refresh_worker=isinstance(raw, DeviceLost),
-        )
+                text = optimize(cleaned, job.prompt, profile, counter)
+                # When nothing the model wrote survived the cleanup, the answer is the rules' own:
+                # say so, rather than credit the model with it.
+                if text != rules:
+                    return Outcome(text, source, self.generator.model_id)
+        return Outcome(rules, "emergency_fallback", EMERGENCY_MODEL, refresh_worker=isinstance(raw, DeviceLost))
 
     async def _generate(self, messages: tuple, profile: Profile, seed: int | None) -> str | Exception | None:
         """The model's raw text, or the reason there is none (the caller falls back)."""

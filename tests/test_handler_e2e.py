@@ -64,13 +64,13 @@ def test_explicit_quality_overrides_the_job_types_tier(run_job):
 
 
 def test_intelligent_and_legacy_actions(run_job):
-    intelligent = run_job({"action": "intelligent", "prompt": "a lighthouse at dusk", "use_cache": False})
+    intelligent = run_job({"action": "intelligent", "prompt": "a misty harbour", "use_cache": False})
     assert intelligent["enhancement_source"] == "worker_fallback"
-    legacy = run_job({"action": "legacy", "prompt": "a lighthouse at dusk"})
+    legacy = run_job({"action": "legacy", "prompt": "a misty harbour"})
     assert set(legacy) == {
         "success", "original_prompt", "enhanced_prompt", "generation_time", "enhancement_type", "job_type", "quality",
     }
-    assert legacy["success"] is True and "lighthouse" in legacy["enhanced_prompt"].lower()
+    assert legacy["success"] is True and "harbour" in legacy["enhanced_prompt"].lower()
 
 
 def test_system_prompt_from_an_edge_function_is_reported_as_edge_function(run_job):
@@ -193,3 +193,17 @@ def test_generation_that_fails_falls_back_to_rules_and_is_not_cached(run_job, se
     assert first["enhancement_source"] == "emergency_fallback" and "refresh_worker" not in first
     assert first["model"] == "rules (emergency fallback)"
     assert run_job(job)["cache_hit"] is False
+
+
+def test_an_answer_of_which_nothing_survives_cleanup_is_credited_to_the_rules(run_job, service, monkeypatch):
+    def invents_a_person(requests):
+        return ["A man stands at the water's edge."] * len(requests)
+
+    monkeypatch.setattr(service.generator, "_run", invents_a_person)
+    job = {"prompt": "an empty beach at dawn", "use_cache": False}
+    dropped = run_job(job)
+    assert dropped["enhancement_source"] == "emergency_fallback" and "man" not in dropped["enhanced_prompt"]
+
+    monkeypatch.setattr(service.generator, "_run", lambda requests: ["wet sand, pastel sky, low tide"] * len(requests))
+    kept = run_job(job)
+    assert kept["enhancement_source"] == "worker_fallback" and "wet sand" in kept["enhanced_prompt"]

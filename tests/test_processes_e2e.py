@@ -47,7 +47,8 @@ def test_http_routes_serve_the_seed_api(serve):
     assert clip_counter().count(enhanced.json()["enhanced_prompt"]) <= 75
     assert httpx.post(f"{base}/enhance", json=body, timeout=60).json()["cache_hit"] is True
 
-    edge_body = {**body, "system_prompt": "Describe the picture in detailed comma-separated tags."}
+    edge_body = {**body, "prompt": "a castle on a hill",
+                 "system_prompt": "Describe the picture in detailed comma-separated tags."}
     intelligent = httpx.post(f"{base}/enhance/intelligent", json=edge_body, timeout=300)
     assert intelligent.json()["enhancement_source"] == "edge_function"
     legacy = httpx.post(f"{base}/enhance/legacy", json=body, timeout=300).json()
