@@ -215,6 +215,9 @@ _LETTERS = re.compile(r"[^\W\d_]+")
 _CJK_PERSON = re.compile("[\u4eba\u5973\u7537\u5b69\u5979\u4ed6\u5a03\u59d1\u5988\u7238]")
 
 
+# Memoized, as are `animals` and `is_non_english`: optimize asks them about the same prompt for
+# every tag and sentence it weighs.
+@lru_cache(maxsize=4096)
 def mentions_person(text: str) -> bool:
     """Whether the text puts a person in the picture (by a person noun or pronoun)."""
     text = text or ""
@@ -255,6 +258,7 @@ _ANIMAL_GROUPS = (
 _ANIMAL = {word: i for i, group in enumerate(_ANIMAL_GROUPS) for word in group.split()}
 
 
+@lru_cache(maxsize=4096)
 def animals(text: str) -> frozenset[int]:
     """The animal species a text names, as group ids (see `_ANIMAL_GROUPS`)."""
     return frozenset(_ANIMAL[w] for w in _LETTERS.findall((text or "").lower()) if w in _ANIMAL)
@@ -440,6 +444,7 @@ def _is_latin(char: str) -> bool:
     return unicodedata.name(char, "").startswith("LATIN")
 
 
+@lru_cache(maxsize=4096)
 def is_non_english(text: str) -> bool:
     """Written mostly in a script other than Latin. Latin-script languages (French, German...)
     are not told apart from English: that would take a language model, and none is assumed."""
