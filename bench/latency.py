@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import logging
 import time
 
@@ -73,7 +74,7 @@ async def main() -> None:
     no_model = EnhancementService(settings, None, PromptCache(settings.cache_dir, "bench"))
     # A different prompt every iteration (the public prompts, numbered), so that no memo of the
     # text functions is warm from an earlier iteration: the figure is that of a new prompt.
-    prompts = iter(f"{p} {i}" for i, p in enumerate(eval_prompts() * (2 * n // len(eval_prompts()) + 2)))
+    prompts = (f"{p} {i}" for i, p in enumerate(itertools.cycle(eval_prompts())))
 
     def fresh(job_type: str):
         return no_model.handle({"prompt": next(prompts), "job_type": job_type, "use_cache": False})

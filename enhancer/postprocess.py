@@ -655,11 +655,13 @@ def _after_subject(tag: str, subject: list[str]) -> str:
     """What a model tag adds when it opens by restating a subject tag: "A misty harbour on a
     stormy night" after the subject "a misty harbour" is "on a stormy night". The subject already
     leads the prompt; saying it twice spends the budget and weights it twice."""
-    lowered = _key(tag)
+    flat = " ".join(tag.split())
     for part in subject:
-        head = _key(part)
-        if head and lowered.startswith(head) and len(lowered) > len(head) and not lowered[len(head)].isalnum():
-            rest = " ".join(tag.split())[len(head):]
+        head = " ".join(part.split())
+        # Compared case-blind on the text itself: lowercasing can change a string's length.
+        if head and len(flat) > len(head) and flat[: len(head)].lower() == head.lower() \
+                and not flat[len(head)].isalnum():
+            rest = flat[len(head):]
             rest = rest[_RESTATEMENT_JOINER.match(rest).end():]
             return rest if _meaningful(rest) else tag
     return tag
