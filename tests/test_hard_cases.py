@@ -11,7 +11,8 @@ import asyncio
 import pytest
 
 from enhancer.profiles import resolve_profile
-from enhancer.quality import assess, has_chatter, has_repetition, subject_coverage
+from enhancer.quality import assess, has_chatter, has_repetition
+from enhancer.subject import subject_coverage
 from enhancer.tokens import clip_counter
 
 pytestmark = pytest.mark.e2e

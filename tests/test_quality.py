@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from enhancer.postprocess import optimize
 from enhancer.profiles import PROFILES
-from enhancer.quality import Assessment, assess, content_words, subject_coverage
+from enhancer.quality import Assessment, assess
+from enhancer.subject import content_words, subject_coverage
 from enhancer.tokens import EstimateTokenCounter, clip_counter
 
 CLIP = clip_counter()

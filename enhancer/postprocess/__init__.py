@@ -1,0 +1,35 @@
+"""Turn a model's answer into a prompt the target encoder takes whole.
+
+`clean` (clean.py) removes what a chatty model wraps around its answer; `optimize` then trusts
+the answer and repairs only what a check (checks.py) finds broken, for SDXL (sdxl.py) or WAN
+(wan.py), adding stock phrases (stock.py) only for what is missing. All are pure functions.
+"""
+
+from __future__ import annotations
+
+from ..profiles import Profile
+from ..tokens import TokenCounter
+from .clean import clean, is_unusable
+from .sdxl import optimize_sdxl
+from .wan import optimize_wan
+
+__all__ = ["clean", "is_unusable", "optimize"]
+
+
+def optimize(text: str, original: str, profile: Profile, counter: TokenCounter) -> str:
+    """The prompt the target encoder should receive, within `profile.budget` tokens of `counter`."""
+    if profile.family == "sdxl":
+        step = optimize_sdxl
+    elif profile.family == "wan":
+        step = optimize_wan
+    else:
+        raise ValueError(f"unknown profile family {profile.family!r}")
+    out = step(text or "", original or "", profile, counter)
+    # Each step is written to reproduce its own output; re-running until nothing changes makes
+    # that a guarantee where the heuristics (subject matching, greedy packing) could interact.
+    for _ in range(3):
+        again = step(out, original or "", profile, counter)
+        if again == out:
+            break
+        out = again
+    return out

@@ -1,0 +1,81 @@
+"""Stock phrases: what the worker adds for a required element an answer lacks, and never where
+it would contradict the prompt or the answer."""
+
+from __future__ import annotations
+
+import re
+
+from ..profiles import MOTION, Element, Profile
+from ..quality import is_non_english, without_stock
+from ..subject import CJK_RUN, animals, mentions_person
+from ..tokens import TokenCounter
+from .text import present
+
+# A still picture: motion added to it would contradict the prompt.
+_STILL = re.compile(
+    r"\b(?:still\s+(?:frame|image|life|photo\w*|shot|picture)|static\s+(?:shot|image|scene)|"
+    r"motionless|freeze[- ]frame|frozen\s+in\s+time)\b",
+    re.I,
+)
+# A drawn, painted, animated or computer-generated look: "realistic footage" or a lens would
+# contradict it.
+_DRAWN = re.compile(
+    r"\b(?:pixel\s*art|paint(?:ing|ings|ed)|oil\s+on\s+canvas|watercolou?r|ink\s+wash|gouache|"
+    r"sketch(?:ed)?|drawing|drawn|illustration|illustrated|cartoon\w*|anime|manga|animated|"
+    r"animation|cg|cgi|3d\s+render\w*|concept\s+art|comic\w*|claymation|stop[- ]motion|low[- ]poly|"
+    r"van\s+gogh|ukiyo[- ]e|cel[- ]shaded|vector\s+art)\b",
+    re.I,
+)
+
+
+def _can_move(original: str) -> bool:
+    """The prompt names something that moves by itself (an animal, a person) or a motion: "the
+    subject moves naturally" would make a chair or a bench move."""
+    return bool(animals(original)) or mentions_person(original) or present(MOTION, original)
+
+
+def is_still(text: str) -> bool:
+    return bool(_STILL.search(text))
+
+
+def is_drawn(text: str) -> bool:
+    return bool(_DRAWN.search(text))
+
+
+def thin(answer: str, profile: Profile, counter: TokenCounter) -> bool:
+    """Shorter than the profile's target: too little for the target model to go on, so stock
+    phrases may fill what it lacks. A richer answer is trusted as it is."""
+    return counter.count(without_stock(answer)) < profile.target_min
+
+
+def lacks(element: Element, text: str) -> bool:
+    """The answer does not mention the element by itself (stock phrases do not count)."""
+    return not present(element, without_stock(text))
+
+
+def phrase_for(element: Element, original: str, answer: str) -> str | None:
+    """The stock phrase to add for a missing element, or None where any would contradict the
+    prompt or the answer, or break its one language."""
+    if is_non_english(original):
+        # Chinese answers get Chinese stock; other scripts have none, and English would mix.
+        return element.chinese if CJK_RUN.search(original) else None
+    context = f"{original}\n{answer}"
+    if element.name == "motion" and (is_still(context) or not _can_move(original)):
+        return None
+    if element.photographic and is_drawn(context):
+        return element.stylized
+    return element.default
+
+
+def missing_phrases(profile: Profile, original: str, answer: str, skip: tuple[Element, ...] = ()) -> list[str]:
+    """Stock phrases for the profile's required elements the answer lacks, in profile order."""
+    added: list[str] = []
+    for element in profile.required:
+        if element in skip:
+            continue
+        if lacks(element, " ".join([answer, *added])):
+            phrase = phrase_for(element, original, answer)
+            # Already there: added on an earlier pass, and it counts for nothing (see `lacks`).
+            if phrase and phrase not in answer:
+                added.append(phrase)
+    return added
