@@ -118,7 +118,7 @@ def check(prompt: str, answer: str, source: str, raw: str | None, profile: Profi
         invented_person=invents_person(answer, prompt),
         invented_animal=invents_animal(answer, prompt),
         repeated=repeated_parts(answer, profile.family),
-        language_ok=language_ok(answer, prompt),
+        language_ok=language_ok(answer, prompt, profile.family),
         non_english=is_non_english(prompt),
         noop=is_noop(answer, prompt),
         score=assess(answer, prompt, profile, counter).score,

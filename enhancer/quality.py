@@ -67,7 +67,7 @@ def defects(text: str, original: str, family: str) -> tuple[str, ...]:
         found.append("invented_person")
     if has_repetition(text, family):
         found.append("repetition")
-    if not language_ok(text, original):
+    if not language_ok(text, original, family):
         found.append("language")
     return tuple(found)
 
@@ -324,15 +324,26 @@ def is_non_english(text: str) -> bool:
     return sum(not _is_latin(c) for c in letters) / len(letters) > 0.3
 
 
-def language_ok(answer: str, original: str) -> bool:
-    """English input gets an answer in Latin script only (no Chinese answer to English input).
+_LATIN_WORD = re.compile(r"[a-zA-Z]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])\s*")
 
-    Non-English input gets an answer whose own words are English and which still holds the
-    user's non-Latin text verbatim: the meaning is kept by keeping the user's words, not by
-    trusting a small model's translation."""
+
+def language_ok(answer: str, original: str, family: str = "sdxl") -> bool:
+    """One language per answer.
+
+    English input gets an answer in Latin script only (no Chinese word in an English answer).
+    For WAN, input in another script gets its answer in that script: no sentence of English
+    beside it (WAN's umT5 encoder reads Chinese, and a mix is what users complain of). For
+    SDXL, whose CLIP encoder reads English only, it gets English words around the user's own
+    text kept verbatim: the meaning is kept by keeping the user's words, not by trusting a
+    small model's translation."""
     answer = answer or ""
     if not is_non_english(original):
         return not non_latin_runs(answer)
+    if family == "wan":
+        units = [u for u in _SENTENCE_END.split(answer) if u.strip()]
+        latin_only = [u for u in units if not non_latin_runs(u) and len(_LATIN_WORD.findall(u)) >= 2]
+        return bool(non_latin_runs(answer)) and not latin_only
     added = answer
     for run in non_latin_runs(original):
         if run not in added:

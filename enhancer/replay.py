@@ -28,6 +28,7 @@ from .profiles import (
     CAMERA,
     JOB_TYPES,
     MOTION,
+    QUALITY_TAGS,
     STOCK_PHRASES,
     VIDEO_QUALITY,
     resolve_profile,
@@ -38,8 +39,10 @@ from .tokens import TokenCounter
 
 _TIERS = {"sdxl": ("sdxl_image_fast", "sdxl_image_high"), "wan": ("video_fast", "video_high")}
 _WORDS = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
-# A model unit shorter than this is a tag, not a sentence that could be cut into pieces.
+# A piece shorter than this may be said twice by chance; a longer one is a cut-off piece.
 _MIN_FRAGMENT_WORDS = 4
+_PIECE_BREAK = re.compile(r"[,;:\u2013\u2014]|\s-\s")
+_QUALITY_TAG_WORDS = frozenset(t.strip().lower() for t in QUALITY_TAGS.default.split(","))
 
 
 def load_answers(path: Path) -> list[dict[str, Any]]:
@@ -61,17 +64,11 @@ def _contains(haystack: list[str], needle: list[str]) -> bool:
     return any(haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
 
 
-def _longest_run(unit: list[str], answer: list[str]) -> list[str]:
-    """The longest run of words the unit and the answer share."""
-    best: list[str] = []
-    for i in range(len(unit)):
-        for j in range(len(answer)):
-            k = 0
-            while i + k < len(unit) and j + k < len(answer) and unit[i + k] == answer[j + k]:
-                k += 1
-            if k > len(best):
-                best = unit[i:i + k]
-    return best
+def _without_quality_tags(answer: str) -> str:
+    tags = [t.strip() for t in answer.split(",")]
+    while tags and tags[0].lower() in _QUALITY_TAG_WORDS:
+        tags.pop(0)
+    return ", ".join(tags)
 
 
 def model_units(text: str) -> list[str]:
@@ -84,34 +81,42 @@ def model_units(text: str) -> list[str]:
 
 
 def fragments(cleaned: str, answer: str, prompt: str) -> list[str]:
-    """Model units of which the answer holds a piece of four words or more but not the whole,
-    where the piece is not just the user's own words."""
+    """Model units cut into pieces: the answer holds a run of a unit's comma-separated pieces
+    (four words or more, not the whole unit) outside the units it keeps whole, and the run is
+    not just the user's own words."""
+    units = model_units(cleaned)
     said = _words(answer)
+    whole = set()
+    for unit in units:
+        words = _words(unit)
+        for i in range(len(said) - len(words) + 1):
+            if words and said[i:i + len(words)] == words:
+                whole.add(unit)
+                said[i:i + len(words)] = ["|"] * len(words)  # kept whole: not a source of pieces
+                break
     users = _words(prompt)
     found = []
-    for unit in model_units(cleaned):
-        words = _words(unit)
-        if len(words) <= _MIN_FRAGMENT_WORDS or _contains(said, words):
+    for unit in units:
+        if unit in whole:
             continue
-        run = _longest_run(words, said)
-        if len(run) >= _MIN_FRAGMENT_WORDS and not _contains(users, run):
+        parts = [_words(p) for p in _PIECE_BREAK.split(unit)]
+        runs = (sum(parts[i:j], []) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)
+                if (i, j) != (0, len(parts)))
+        if any(len(run) >= _MIN_FRAGMENT_WORDS and _contains(said, run) and not _contains(users, run)
+               for run in runs):
             found.append(unit)
     return found
 
 
 def restated(cleaned: str, answer: str, prompt: str) -> bool:
-    """The worker put the user's words in front of an answer whose own text already carries the
-    subject."""
-    lead = _words(prompt)
-    said = _words(answer)
-    if not lead or _words(cleaned)[: len(lead)] == lead:
+    """The worker put the user's words in front (right after SDXL's quality tags) of an answer
+    whose own text already carries the subject."""
+    head = _words(prompt)
+    rest = _words(_without_quality_tags(answer))
+    if not head or rest[: len(head)] != head or _words(cleaned)[: len(head)] == head:
         return False
-    # Within the first words: SDXL answers open with quality tags.
-    starts = [i for i in range(min(len(said), 12)) if said[i:i + len(lead)] == lead]
-    if not starts:
-        return False
-    rest = " ".join(said[starts[0] + len(lead):])
-    return bool(rest) and carries_subject(rest, prompt)
+    remainder = " ".join(rest[len(head):])
+    return bool(remainder) and carries_subject(remainder, prompt)
 
 
 def added_stock(raw: str, answer: str) -> list[str]:

@@ -137,18 +137,22 @@ def test_non_english_is_told_by_script():
 
 
 @pytest.mark.parametrize(
-    ("answer", "original", "ok"),
+    ("answer", "original", "family", "ok"),
     [
-        ("一只小狗在草地上奔跑。 A puppy runs across green grass, soft light.", "一只小狗在草地上奔跑。", True),
-        ("A puppy runs across green grass.", "一只小狗在草地上奔跑。", False),  # the user's words lost
-        ("一只小狗在草地上奔跑。 小狗很开心。", "一只小狗在草地上奔跑。", False),  # no English added
-        ("A cat on a sofa, 猫, soft light", "a cat on a sofa", False),  # Chinese in an English answer
-        ("masterpiece, a cat on a sofa", "a cat on a sofa", True),
-        ("\U0001f431 sleeping, \u2600\ufe0f, soft light", "\U0001f431 sleeping \u2600\ufe0f", True),  # emoji + variation selector
+        ("一只小狗在草地上奔跑。 A puppy runs across green grass, soft light.", "一只小狗在草地上奔跑。", "sdxl", True),
+        ("A puppy runs across green grass.", "一只小狗在草地上奔跑。", "sdxl", False),  # the user's words lost
+        ("一只小狗在草地上奔跑。 小狗很开心。", "一只小狗在草地上奔跑。", "sdxl", False),  # no English added
+        # WAN answers a Chinese prompt in Chinese, and never with English sentences beside it.
+        ("一只小狗在草地上奔跑。 小狗很开心。", "一只小狗在草地上奔跑。", "wan", True),
+        ("一只小狗在草地上奔跑。 The camera holds a steady shot.", "一只小狗在草地上奔跑。", "wan", False),
+        ("A cat on a sofa, 猫, soft light", "a cat on a sofa", "sdxl", False),  # Chinese in an English answer
+        ("A silk窗帘 hangs at the window.", "a window", "wan", False),
+        ("masterpiece, a cat on a sofa", "a cat on a sofa", "sdxl", True),
+        ("\U0001f431 sleeping, \u2600\ufe0f, soft light", "\U0001f431 sleeping \u2600\ufe0f", "sdxl", True),  # emoji + variation selector
     ],
 )
-def test_language_ok(answer, original, ok):
-    assert language_ok(answer, original) is ok
+def test_language_ok(answer, original, family, ok):
+    assert language_ok(answer, original, family) is ok
 
 
 # --- the run itself -----------------------------------------------------------------------------

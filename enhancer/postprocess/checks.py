@@ -84,12 +84,25 @@ def in_language(piece: str, original: str) -> bool:
     return not has_letters or bool(non_latin_runs(piece))
 
 
+_QUOTES = "\"'\u201c\u201d\u2018\u2019"
+
+
+def _said_exactly(span: str, text: str) -> bool:
+    """A weighted group or a quotation of the user's is in the text word for word. A quotation
+    may come back in other quote marks ("'OPEN'" and "\u201cOPEN\u201d" are the same sign)."""
+    span = " ".join(span.split())
+    if span[0] not in _QUOTES:
+        return span in text
+    inner = re.escape(span[1:-1].strip())
+    return re.search(f"[{_QUOTES}]\\s*{inner}\\s*[{_QUOTES}]", text) is not None
+
+
 def keeps_subject(text: str, original: str) -> bool:
     """The text carries the user's subject (`subject.carries_subject`), and quoted text and
-    weighted groups verbatim: a sign's words and a weight the user chose are exact."""
+    weighted groups word for word: a sign's words and a weight the user chose are exact."""
     original, spans = structure(original)
     flat = " ".join(text.split())
-    if any(" ".join(original[start:end].split()) not in flat for start, end in spans):
+    if not all(_said_exactly(original[start:end], flat) for start, end in spans):
         return False
     if content_words(original):
         return carries_subject(flat, original)

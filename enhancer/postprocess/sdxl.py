@@ -4,7 +4,8 @@ The model's answer is trusted unit by unit: a tag answer is made of tags, a pros
 sentences (a sentence that is itself a list of tags counts as tags). A unit that invents, talks
 of what cannot be seen or breaks the language goes whole; the user's words go right after the
 quality tags only when the answer does not carry the subject; over the budget whole units go,
-lowest priority first; stock tags are added only for what the answer lacks, while they fit.
+lowest priority first (never a part of one: a unit that does not fit goes); stock tags are added
+only for what a thin answer lacks, while they fit.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from .checks import distinct, in_language, keeps_subject, off_picture
 from .stock import lacks, missing_phrases, thin
 from .text import (
     ENDS_TERMINATED,
-    clauses,
     fitting_prefix,
     is_tag_line,
     meaningful,
@@ -118,13 +118,10 @@ def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCoun
         return _cut_user_prompt(quality, lead, fits)
     kept = list(body)
     while kept and not fits(head + kept):
-        if len(kept) == 1:
-            short = _shorten(kept[0], lambda s: fits(head + [s]))
-            kept = [short] if short else []
-            break
         kept.pop(_lowest_priority(head, kept, original, profile))
     out = head + kept
-    if not thin(join(out), profile, counter):
+    # Thin is judged on all the model wrote: an answer compressed to fit is not a thin one.
+    if not thin(join(head + body), profile, counter):
         return join(out)
     for phrase in missing_phrases(profile, original, join(out), skip=(QUALITY_TAGS,)):
         for tag in split_tags(phrase):
@@ -172,7 +169,8 @@ def _without_restatement(body: list[str], subject: list[str]) -> list[str]:
     subject_stems = stems(join(subject))
     out = []
     for unit in body:
-        unit = _after_subject(unit, subject)
+        if not ENDS_TERMINATED.search(unit):  # a sentence is never cut (see `_units`)
+            unit = _after_subject(unit, subject)
         words = stems(unwrap(unit))
         if words and not words <= subject_stems:
             out.append(unit)
@@ -205,7 +203,7 @@ def _lowest_priority(head: list[str], kept: list[str], original: str, profile: P
     have (lighting before technical terms before style), the later the sooner. A prose answer's
     first sentence opens on the subject and goes last."""
     prose = any(ENDS_TERMINATED.search(u) for u in kept)
-    candidates = range(1, len(kept)) if prose else range(len(kept))
+    candidates = range(1, len(kept)) if prose and len(kept) > 1 else range(len(kept))
 
     def priority(i: int) -> tuple[int, int, int, int]:
         rest = join(head + kept[:i] + kept[i + 1:])
@@ -214,14 +212,3 @@ def _lowest_priority(head: list[str], kept: list[str], original: str, profile: P
         return (needed, only_holder, -_element_rank(kept[i]), -i)
 
     return min(candidates, key=priority)
-
-
-def _shorten(unit: str, fits: Callable[[str], bool]) -> str:
-    """A unit too long for what is left of the budget, cut after its last clause that fits;
-    between words only when not even its first clause does."""
-    parts = clauses(unit)
-    for k in range(len(parts) - 1, 0, -1):
-        cut = "".join(parts[:k]).rstrip(" ,;:")
-        if fits(cut):
-            return cut
-    return fitting_prefix(unit, lambda s: s.rstrip(" ,;:"), fits).rstrip(" ,;:")

@@ -22,7 +22,7 @@ _STILL = re.compile(
 _DRAWN = re.compile(
     r"\b(?:pixel\s*art|paint(?:ing|ings|ed)|oil\s+on\s+canvas|watercolou?r|ink\s+wash|gouache|"
     r"sketch(?:ed)?|drawing|drawn|illustration|illustrated|cartoon\w*|anime|manga|animated|"
-    r"animation|cg|cgi|3d\s+render\w*|concept\s+art|comic\w*|claymation|stop[- ]motion|low[- ]poly|"
+    r"(?<!suspended )animation|cg|cgi|3d\s+render\w*|concept\s+art|comic\w*|claymation|stop[- ]motion|low[- ]poly|"
     r"van\s+gogh|ukiyo[- ]e|cel[- ]shaded|vector\s+art)\b",
     re.I,
 )
@@ -43,9 +43,9 @@ def is_drawn(text: str) -> bool:
 
 
 def thin(answer: str, profile: Profile, counter: TokenCounter) -> bool:
-    """Shorter than the profile's target: too little for the target model to go on, so stock
-    phrases may fill what it lacks. A richer answer is trusted as it is."""
-    return counter.count(without_stock(answer)) < profile.target_min
+    """Too little for the target model to go on (`Profile.thin_below`), so stock phrases may
+    fill what it lacks. A richer answer is trusted as it is."""
+    return counter.count(without_stock(answer)) < profile.thin_below
 
 
 def lacks(element: Element, text: str) -> bool:

@@ -51,7 +51,8 @@ def _pack(body: list[str], pinned: int, original: str, profile: Profile, counter
     if kept and not fits(" ".join(kept)):
         kept = [_shorten(kept[0], fits)] if _shorten(kept[0], fits) else []
     out = " ".join(kept)
-    if not thin(out, profile, counter):
+    # Thin is judged on all the model wrote: an answer compressed to fit is not a thin one.
+    if not thin(" ".join(body), profile, counter):
         return out
     for phrase in missing_phrases(profile, original, out):
         if fits(f"{out} {phrase}".strip()):
