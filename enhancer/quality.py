@@ -85,7 +85,8 @@ def assess(text: str, original: str, profile: Profile, counter: TokenCounter) ->
     - 0.3 x budget fit: 0 over the profile's token budget (the encoder would cut it), 1 from
       `profile.target_min` up to the budget, and proportional credit below `target_min` (a prompt
       far under it leaves the model guessing);
-    - 0.3 x subject kept: the fraction of the original prompt's content words still present;
+    - 0.3 x subject kept: the fraction of the original prompt's content words the answer
+      carries by itself (a word, one of its group, or a kind of it; see `subject`);
 
     then multiplied by 1 - 0.25 x the number of defects found (`defects`): chatter (talk about
     the task, chat register, Markdown), a person the prompt did not have, a repeated tag or
@@ -126,7 +127,7 @@ def assess(text: str, original: str, profile: Profile, counter: TokenCounter) ->
     score = (
         _W_ELEMENTS * elements
         + _W_BUDGET * _budget_fit(tokens, profile)
-        + _W_SUBJECT * subject_coverage(text, original)
+        + _W_SUBJECT * subject_coverage(own, original)
     )
     found = defects(text, original, profile.family)
     score *= max(0.0, 1.0 - _DEFECT_PENALTY * len(found))
