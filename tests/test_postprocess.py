@@ -384,13 +384,25 @@ def test_wan_drops_a_fragment_left_hanging_on_a_comma():
     assert "waves" not in out
 
 
-def test_wan_keeps_a_chinese_prompt_verbatim_within_budget():
+def test_wan_answers_a_chinese_prompt_all_in_chinese():
     original = "一只猫在沙发上奔跑"
+    # An English answer cannot be checked against the prompt and would mix languages: the
+    # user's words and Chinese stock sentences answer instead.
     out = optimize("A cat dashes across a sofa. The camera follows it.", original, WAN_FAST, ESTIMATE)
-    assert out.startswith(original)
+    assert out.startswith(original) and not re.search("[A-Za-z]", out)
     assert ESTIMATE.count(out) <= WAN_FAST.budget
+    # A Chinese answer that names the cat and the sofa is kept; an English sentence in it goes.
+    answer = "一只橘猫在柔软的沙发上欢快地奔跑，尾巴高高翘起。The camera follows it closely."
+    out = optimize(answer, original, WAN_FAST, ESTIMATE)
+    assert out.startswith("一只橘猫在柔软的沙发上欢快地奔跑") and "camera" not in out
     out = optimize("", original * 200, WAN_FAST, CLIP)
     assert CLIP.count(out) <= WAN_FAST.budget and out.startswith(original)
+
+
+def test_wan_drops_a_sentence_with_a_stray_word_in_another_script():
+    out = optimize("Lace curtains sway at the window. A silk窗帘 glows in the sun.", "a window",
+                   WAN_FAST, ESTIMATE)
+    assert "窗帘" not in out and out.startswith("Lace curtains sway at the window.")
 
 
 def test_wan_builds_a_prompt_from_empty_model_text():
