@@ -14,4 +14,4 @@ def emergency_enhance(original: str, profile: Profile, counter: TokenCounter) ->
     Deterministic and model-free: the same input always gives the same prompt, and the only
     costly step is counting tokens inside `optimize`.
     """
-    return optimize(" ".join((original or "").split()), original, profile, counter)
+    return optimize(" ".join((original or "").split()), original, profile, counter, rules=True)

@@ -120,7 +120,8 @@ def restated(cleaned: str, answer: str, prompt: str) -> bool:
 
 
 def added_stock(raw: str, answer: str) -> list[str]:
-    return [p for p in STOCK_PHRASES if p in answer and p not in raw]
+    """Stock phrases the worker added, SDXL's quality tags aside (every SDXL answer gets them)."""
+    return [p for p in STOCK_PHRASES if p in answer and p not in raw and p != QUALITY_TAGS.default]
 
 
 def contradicting_stock(raw: str, answer: str, prompt: str) -> list[str]:
@@ -275,7 +276,7 @@ def render(job_type: str, s: dict[str, Any]) -> str:
         ("stock phrase contradicting prompt or answer", _pct(s["contradicting_stock"], n), "0"),
         ("clean in-budget video answers kept whole", _pct(s["kept_whole"], s["clean_in_budget"]), ">= 95%"),
         ("ending in a stock phrase", _pct(s["ends_in_stock"], n), "<= 10%"),
-        ("with any stock phrase added", _pct(s["with_added_stock"], n), ""),
+        ("with any stock phrase added (SDXL quality tags aside)", _pct(s["with_added_stock"], n), ""),
         ("defects (chatter, invented person, repetition, language)",
          ", ".join(f"{k}: {v}" for k, v in sorted(s["defects"].items())) or "none", "none"),
         ("mean quality_score: final / raw", f"{s['mean_score']:.3f} / {s['mean_raw_score']:.3f}", ""),

@@ -200,8 +200,14 @@ def test_sdxl_realistic_answer_leads_with_quality_tags_then_the_subject_within_o
     assert LIGHTING.present_in(out) and TECHNICAL.present_in(out)
 
 
-def test_sdxl_answer_without_quality_tags_gets_the_defaults_and_lighting():
+def test_sdxl_clean_answer_passes_through_led_by_the_default_quality_tags():
     raw = "Sure! Here's the prompt: a fluffy cat curled up on a sofa, cozy living room, warm colors"
+    out = optimize(clean(raw, "a cat on a sofa"), "a cat on a sofa", SDXL_FAST, CLIP)
+    assert out == "masterpiece, best quality, highly detailed, a fluffy cat curled up on a sofa, cozy living room, warm colors"
+
+
+def test_sdxl_repaired_thin_answer_gets_the_defaults_it_lacks():
+    raw = "a fluffy cat curled up on a sofa, cozy living room, a girl reading nearby, warm colors"
     out = optimize(clean(raw, "a cat on a sofa"), "a cat on a sofa", SDXL_FAST, CLIP)
     assert out == (
         "masterpiece, best quality, highly detailed, a fluffy cat curled up on a "
@@ -241,8 +247,9 @@ def test_sdxl_default_quality_tags_are_added_only_when_none_are_present():
     assert "masterpiece" not in out
 
 
-def test_sdxl_required_elements_are_added_where_missing():
-    out = optimize("a lighthouse, stormy sea", "a lighthouse", SDXL_HIGH, CLIP)
+def test_sdxl_required_elements_are_added_where_a_repaired_thin_answer_lacks_them():
+    out = optimize("a lighthouse, stormy sea, a man waving", "a lighthouse", SDXL_HIGH, CLIP)
+    assert "a man waving" not in out
     for element in (QUALITY_TAGS, LIGHTING, TECHNICAL, CAMERA, RESOLUTION):
         assert element.present_in(out), element.name
     assert CLIP.count(out) <= SDXL_HIGH.budget
@@ -343,15 +350,22 @@ def test_wan_starts_with_the_user_prompt_when_the_model_lost_the_subject():
     assert subject_coverage(out, "a cat sleeping on a beach") == 1.0
 
 
-def test_wan_adds_motion_and_camera_sentences_where_a_thin_answer_lacks_them():
-    out = optimize("A fox stands on a rocky cliff above the sea.", "a fox", WAN_FAST, ESTIMATE)
-    assert out.startswith("A fox stands on a rocky cliff above the sea. ")
+def test_wan_clean_answer_passes_through_without_stock_sentences():
+    answer = "A fox stands on a rocky cliff above the sea."
+    assert optimize(answer, "a fox", WAN_FAST, ESTIMATE) == answer
+
+
+def test_wan_adds_motion_and_camera_sentences_where_a_repaired_thin_answer_lacks_them():
+    out = optimize("A fox stands on a rocky cliff above the sea. A fisherman waves from his boat.",
+                   "a fox", WAN_FAST, ESTIMATE)
+    assert out.startswith("A fox stands on a rocky cliff above the sea. ") and "fisherman" not in out
     assert MOTION.default in out and CINEMATOGRAPHY.default in out
     assert out.endswith(".")
 
 
 def test_wan_never_makes_a_thing_that_cannot_move_move():
-    out = optimize("A lighthouse stands on a rocky cliff above the sea.", "a lighthouse", WAN_FAST, ESTIMATE)
+    out = optimize("A lighthouse stands on a rocky cliff above the sea. A man waves from the deck.",
+                   "a lighthouse", WAN_FAST, ESTIMATE)
     assert MOTION.default not in out and CINEMATOGRAPHY.default in out
 
 
@@ -599,7 +613,7 @@ def test_wan_drops_what_a_camera_cannot_see(sentence):
     original = "a lighthouse on a cliff"
     out = optimize(clean("A lighthouse stands on a cliff above the sea. " + sentence, original), original,
                    WAN_FAST, ESTIMATE)
-    assert out.startswith("A lighthouse stands on a cliff above the sea. ")
+    assert out.startswith("A lighthouse stands on a cliff above the sea.")
     assert sentence not in out
 
 

@@ -16,19 +16,22 @@ from .wan import optimize_wan
 __all__ = ["clean", "is_unusable", "optimize"]
 
 
-def optimize(text: str, original: str, profile: Profile, counter: TokenCounter) -> str:
-    """The prompt the target encoder should receive, within `profile.budget` tokens of `counter`."""
+def optimize(text: str, original: str, profile: Profile, counter: TokenCounter, rules: bool = False) -> str:
+    """The prompt the target encoder should receive, within `profile.budget` tokens of `counter`.
+
+    `rules`: the text is the rules' draft, not a model's answer: stock phrases fill every
+    required element it lacks (a model's answer gets them only where a check repaired it)."""
     if profile.family == "sdxl":
         step = optimize_sdxl
     elif profile.family == "wan":
         step = optimize_wan
     else:
         raise ValueError(f"unknown profile family {profile.family!r}")
-    out = step(text or "", original or "", profile, counter)
+    out = step(text or "", original or "", profile, counter, rules)
     # Each step is written to reproduce its own output; re-running until nothing changes makes
     # that a guarantee where the heuristics (subject matching, greedy packing) could interact.
     for _ in range(3):
-        again = step(out, original or "", profile, counter)
+        again = step(out, original or "", profile, counter, rules)
         if again == out:
             break
         out = again

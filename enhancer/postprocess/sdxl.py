@@ -83,7 +83,7 @@ def _units(text: str) -> tuple[list[str], list[str]]:
     return lead, units
 
 
-def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCounter) -> str:
+def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCounter, rules: bool = False) -> str:
     def fits(parts: list[str]) -> bool:
         return counter.count(join(parts)) <= profile.budget
 
@@ -103,6 +103,7 @@ def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCoun
     # A small model's loop in tags ("They're going to jump, They're going to win, ...").
     loops = set(redundant_sentences(body, restatements=False))
     body = distinct([u for i, u in enumerate(body) if i not in loops], original)
+    repaired = len(body) < sum(not _is_quality(u) for u in units)  # a unit of the model's went
 
     if body and keeps_subject(join(body), original):
         lead: list[str] = []
@@ -120,8 +121,10 @@ def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCoun
     while kept and not fits(head + kept):
         kept.pop(_lowest_priority(head, kept, original, profile))
     out = head + kept
-    # Thin is judged on all the model wrote: an answer compressed to fit is not a thin one.
-    if not thin(join(head + body), profile, counter):
+    # Stock tags fill what the rules' draft lacks, or what a thin answer lacks once a check has
+    # had to repair it (thin judged on all the model wrote: compressed to fit is not thin); a
+    # clean answer passes through as the model wrote it, led by quality tags.
+    if not (rules or ((repaired or bool(lead)) and thin(join(head + body), profile, counter))):
         return join(out)
     for phrase in missing_phrases(profile, original, join(out), skip=(QUALITY_TAGS,)):
         for tag in split_tags(phrase):

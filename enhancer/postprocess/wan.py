@@ -18,7 +18,8 @@ from .stock import lacks, missing_phrases, thin
 from .text import clauses, fitting_prefix, norm_key, sentences, terminate
 
 
-def optimize_wan(text: str, original: str, profile: Profile, counter: TokenCounter) -> str:
+def optimize_wan(text: str, original: str, profile: Profile, counter: TokenCounter, rules: bool = False) -> str:
+    written = sentences(text)
     model = [s for s in sentences(text, drop_dangling=True)
              if not off_picture(s, original) and in_language(s, original)]
     model = distinct(model, original)
@@ -32,12 +33,18 @@ def optimize_wan(text: str, original: str, profile: Profile, counter: TokenCount
         if norm_key(sentence) not in seen:
             seen.add(norm_key(sentence))
             body.append(sentence)
-    return _pack(distinct(body, original), len(lead), original, profile, counter)
+    body = distinct(body, original)
+    # Stock sentences fill what the rules' draft lacks, or what a thin answer lacks once a check
+    # has had to repair it; a clean answer passes through as the model wrote it.
+    repaired = bool(lead) or len(model) < len(written)
+    fill = rules or (repaired and thin(" ".join(body), profile, counter))
+    return _pack(body, len(lead), original, profile, counter, fill)
 
 
-def _pack(body: list[str], pinned: int, original: str, profile: Profile, counter: TokenCounter) -> str:
-    """The sentences that fit, then, for a thin answer, stock sentences for what it lacks
-    while they fit.
+def _pack(body: list[str], pinned: int, original: str, profile: Profile, counter: TokenCounter,
+          fill: bool) -> str:
+    """The sentences that fit, then, with `fill`, stock sentences for what they lack while
+    they fit.
 
     Over the budget the sentence of lowest priority goes first: never the first (it opens on
     the subject) nor the user's own (`pinned`), and before the others, one whose required
@@ -51,8 +58,7 @@ def _pack(body: list[str], pinned: int, original: str, profile: Profile, counter
     if kept and not fits(" ".join(kept)):
         kept = [_shorten(kept[0], fits)] if _shorten(kept[0], fits) else []
     out = " ".join(kept)
-    # Thin is judged on all the model wrote: an answer compressed to fit is not a thin one.
-    if not thin(" ".join(body), profile, counter):
+    if not fill:
         return out
     for phrase in missing_phrases(profile, original, out):
         if fits(f"{out} {phrase}".strip()):
