@@ -190,7 +190,7 @@ def render(job_type: str, profile: Profile, s: dict[str, Any]) -> str:
         f"| invented animal (a species the prompt did not name) | {_pct(s['invented_animal'], n)} | |",
         f"| repetition | {_pct(s['repetition'], n)} | 0 |",
         f"| no-op (no word added) | {_pct(s['noop'], n)} | 0 |",
-        f"| language: non-English prompts, English added text + original kept verbatim | {_pct(s['non_english_ok'], s['non_english_prompts'])} | 100% |",
+        f"| language: non-English prompts in one language (WAN: the prompt's; SDXL: English around the user's own words) | {_pct(s['non_english_ok'], s['non_english_prompts'])} | 100% |",
         f"| language: English prompts answered in Latin script only | {_pct(s['english_ok'], s['english_prompts'])} | 100% |",
         f"| mean quality_score: final | {s['mean_score']:.3f} | |",
         f"| mean quality_score: raw model text | {raw} | |",
