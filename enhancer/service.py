@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import SYSTEM_NAME, __version__
-from .cache import PromptCache, normalize_prompt
+from .cache import CacheBase, normalize_prompt, open_cache
 from .config import Settings
 from .fallback import emergency_enhance
 from .model import (
@@ -103,7 +103,7 @@ class EnhancementService:
         self,
         settings: Settings,
         generator: Generator | None,
-        cache: PromptCache,
+        cache: CacheBase,
         model_error: str | None = None,
     ) -> None:
         self.settings = settings
@@ -128,9 +128,7 @@ class EnhancementService:
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.error("model unavailable, serving the emergency fallback: %s", error)
-        cache = PromptCache(
-            settings.cache_dir, settings.worker_id, settings.cache_size_limit_mb, settings.cache_ttl_seconds
-        )
+        cache = open_cache(settings)
         return cls(settings, generator, cache, error)
 
     # -- dispatch ------------------------------------------------------------------------------

@@ -81,12 +81,13 @@ def test_cli_prints_the_prompt_and_the_cache_is_shared_across_processes_and_rest
     text = first.stdout.strip()
     assert "cat" in text.lower() and text.endswith((".", "!", "?"))
 
-    # A second process is another worker with its own shard: it must find the first one's entry.
+    # A second process is another worker: the first one exited (its lease released), so the second
+    # takes its shard over, and must find the first one's entry.
     second = run_cli(["a cat", "--job-type", "video_high", "--json"], cache_dir)
     assert second.returncode == 0, second.stderr
     response = json.loads(second.stdout)
     assert response["cache_hit"] is True and response["enhanced_prompt"] == text
-    assert len([p for p in cache_dir.iterdir() if p.is_dir()]) == 2
+    assert len([p for p in cache_dir.iterdir() if p.is_dir()]) == 1
 
     bad = run_cli(["   "], cache_dir)
     assert bad.returncode == 1 and bad.stderr.startswith("prompt:")
