@@ -110,7 +110,10 @@ import diskcache  # noqa: E402
 from enhancer.cache import LEASE_FILE  # noqa: E402
 
 
-def shard_dirs(root):
+def shard_dirs(root, *settled):
+    """The directories under root once the given workers have deleted the shards they took over."""
+    for cache in settled:
+        cache.wait_for_cleanup()
     return sorted(p.name for p in root.iterdir() if p.is_dir())
 
 
@@ -133,12 +136,12 @@ def test_a_worker_that_exited_is_taken_over_and_its_entries_stay_hits_for_the_ne
     fill(old, "old", 20)
     old.close()  # releases the lease
     first = PromptCache(tmp_path, "first")
-    assert shard_dirs(tmp_path) == ["first"]
+    assert shard_dirs(tmp_path, first) == ["first"]
     assert first.stats()["departed_shards_taken_over"] == 1 and len(first) == 20
     assert all_hits(first, "old", 20)
     first.close()
     second = PromptCache(tmp_path, "second")
-    assert shard_dirs(tmp_path) == ["second"] and all_hits(second, "old", 20)
+    assert shard_dirs(tmp_path, second) == ["second"] and all_hits(second, "old", 20)
 
 
 def test_a_shard_whose_lease_went_stale_is_taken_over_and_a_fresh_one_is_only_read(tmp_path):
@@ -148,7 +151,7 @@ def test_a_shard_whose_lease_went_stale_is_taken_over_and_a_fresh_one_is_only_re
     backdate(tmp_path / "crashed" / LEASE_FILE)
     alive_db = (tmp_path / "alive" / "cache.db").read_bytes()
     newcomer = PromptCache(tmp_path, "newcomer")
-    assert shard_dirs(tmp_path) == ["alive", "newcomer"]
+    assert shard_dirs(tmp_path, newcomer) == ["alive", "newcomer"]
     assert (tmp_path / "alive" / "cache.db").read_bytes() == alive_db  # never written by another worker
     assert all_hits(newcomer, "crashed", 5) and all_hits(newcomer, "alive", 5)
     assert len(newcomer) == 5 and newcomer.stats()["other_shards"] == 1
@@ -164,7 +167,7 @@ def test_shards_written_before_leases_existed_are_taken_over_once_untouched_for_
     recent.close()
     backdate(tmp_path / "legacy" / "cache.db")
     later = PromptCache(tmp_path, "later")
-    assert "legacy" not in shard_dirs(tmp_path) and later.get(later.key({"p": 1})) == {"v": 1}
+    assert "legacy" not in shard_dirs(tmp_path, later) and later.get(later.key({"p": 1})) == {"v": 1}
 
 
 def test_a_worker_whose_shard_was_taken_over_writes_a_new_one_not_the_taken_one(tmp_path):
@@ -172,9 +175,9 @@ def test_a_worker_whose_shard_was_taken_over_writes_a_new_one_not_the_taken_one(
     fill(sleeper, "before", 3)
     backdate(tmp_path / "sleeper" / LEASE_FILE)
     taker = PromptCache(tmp_path, "taker")
-    assert shard_dirs(tmp_path) == ["taker"]
+    assert shard_dirs(tmp_path, taker) == ["taker"]
     fill(sleeper, "after", 3)  # it notices the lost lease before writing
-    assert shard_dirs(tmp_path) == ["sleeper", "taker"] and len(sleeper) == 3
+    assert shard_dirs(tmp_path, taker) == ["sleeper", "taker"] and len(sleeper) == 3
     taker.refresh()
     assert all_hits(taker, "before", 3) and all_hits(taker, "after", 3)
 
@@ -195,7 +198,7 @@ def test_clear_removes_departed_shards_without_copying_their_retired_entries(tmp
     alive.clear()
     backdate(tmp_path / "gone" / LEASE_FILE)
     alive.refresh()
-    assert shard_dirs(tmp_path) == ["alive"] and len(alive) == 0
+    assert shard_dirs(tmp_path, alive) == ["alive"] and len(alive) == 0
     assert alive.stats()["entries_taken_over"] == 0
 
 
@@ -206,14 +209,14 @@ def test_shard_directories_stay_about_the_live_workers_over_many_generations(tmp
         fill(departing, departing._shard_name, 2)
         departing.close()
         live.append(PromptCache(tmp_path, f"w{generation}"))
-    assert len(shard_dirs(tmp_path)) <= len(live) + 1
+    assert len(shard_dirs(tmp_path, *live)) == len(live)
     newcomer = PromptCache(tmp_path, "newcomer")
     assert all(all_hits(newcomer, f"w{g}", 2) for g in range(37))
 
 
 def _start_together(directory: str, name: str, barrier) -> None:
     barrier.wait()
-    PromptCache(Path(directory), name, heartbeat=False)  # no close: stays live
+    PromptCache(Path(directory), name, heartbeat=False).wait_for_cleanup()  # no close: stays live
 
 
 def test_two_workers_starting_at_once_take_each_departed_shard_over_exactly_once(tmp_path):
@@ -246,3 +249,13 @@ def test_info_says_which_store_how_many_shards_and_the_lookup_latency(tmp_path):
     assert stats["store"] == "diskcache" and stats["shards"] == 2 and stats["other_shards"] == 1
     assert stats["lookup_ms"]["samples"] == 1 and stats["lookup_ms"]["mean"] >= 0
     a.close()
+
+
+def test_a_copied_shard_left_behind_by_a_worker_that_died_is_deleted_not_copied_again(tmp_path):
+    leftover = tmp_path / ".merged-gone@0123456789ab"
+    leftover.mkdir()
+    (leftover / "cache.db").write_bytes(b"whatever it holds was copied already")
+    (leftover / LEASE_FILE).write_text("taker")
+    backdate(leftover / LEASE_FILE)
+    cache = PromptCache(tmp_path, "w")
+    assert shard_dirs(tmp_path, cache) == ["w"] and cache.stats()["entries_taken_over"] == 0

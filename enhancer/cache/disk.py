@@ -39,6 +39,7 @@ GENERATION_FILE = "GENERATION"
 LEASE_FILE = "LEASE"
 _SHARD_DB = "cache.db"
 _CLAIMED = ".merging-"  # prefix of a departed shard's directory while a worker copies it
+_MERGED = ".merged-"  # copied and committed: only left to delete
 # Entries are small JSON strings; keeping them inside SQLite (not as side files) lets other
 # workers read them with a plain read-only connection.
 _INLINE_LIMIT = 1 << 20
@@ -121,6 +122,7 @@ class PromptCache(CacheBase):
         self._readers_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._cleanup: threading.Thread | None = None
         candidates = [Path(directory)]
         if fallback_directory is not None:
             candidates.append(Path(fallback_directory))
@@ -243,6 +245,7 @@ class PromptCache(CacheBase):
         now = self._heartbeat()
         live: list[Path] = []
         departed: list[Path] = []
+        copied: list[Path] = []
         try:
             entries = list(os.scandir(self.root))
         except OSError as exc:
@@ -259,13 +262,37 @@ class PromptCache(CacheBase):
             seen = _last_seen(Path(entry.path))
             if seen is None:
                 continue  # not a shard
-            if now - seen > self.lease_seconds:
+            stale = now - seen > self.lease_seconds
+            if entry.name.startswith(_MERGED):
+                if stale:  # its taker died before deleting it
+                    copied.append(Path(entry.path))
+            elif stale:
                 departed.append(Path(entry.path))
             elif not entry.name.startswith(_CLAIMED):
                 live.append(Path(entry.path))
         if departed:
-            self._take_over(departed, now)
+            copied += self._take_over(departed, now)
         self._open_readers(live)
+        if copied:
+            self._remove_in_background(copied)
+
+    def _remove_in_background(self, paths: list[Path]) -> None:
+        """Deleting files is the slow part of a take-over on some filesystems: it does not delay start-up."""
+        previous = self._cleanup
+
+        def remove() -> None:
+            if previous is not None:
+                previous.join()
+            for path in paths:
+                shutil.rmtree(path, ignore_errors=True)
+
+        self._cleanup = threading.Thread(target=remove, name="cache-cleanup", daemon=True)
+        self._cleanup.start()
+
+    def wait_for_cleanup(self, timeout: float | None = None) -> None:
+        """Until the shards taken over so far are deleted (tests and the bench count directories)."""
+        if self._cleanup is not None:
+            self._cleanup.join(timeout)
 
     def _claim(self, shard: Path, now: float) -> Path | None:
         """Rename a departed shard out of the way; only one worker's rename can succeed."""
@@ -289,22 +316,23 @@ class PromptCache(CacheBase):
             return None
         return claimed
 
-    def _take_over(self, departed: list[Path], now: float) -> None:
+    def _take_over(self, departed: list[Path], now: float) -> list[Path]:
+        """Claim, copy and commit departed shards; return the copied ones, renamed, to be deleted."""
         generation_mtime = self._generation_file_mtime()
         claimed = [c for c in (self._claim(shard, now) for shard in departed) if c is not None]
         if not claimed:
-            return
+            return []
         with self._lock:
             shard = self._writable_shard()
         if not isinstance(shard, diskcache.Cache):
-            return
+            return []
         # The copy runs outside the lock: SQLite serialises it with this worker's own writes.
         done: list[Path] = []
         try:
             own = sqlite3.connect(self._own / _SHARD_DB, timeout=60)
         except sqlite3.Error as exc:
             log.warning("cache shard %s not writable for a take-over: %s", self._own, exc)
-            return
+            return []
         pending: list[Path] = []
         pending_bytes = 0
         try:
@@ -327,14 +355,21 @@ class PromptCache(CacheBase):
             own.rollback()
         finally:
             own.close()
-        for path in done:  # copied and committed: only now is the departed shard removed
-            shutil.rmtree(path, ignore_errors=True)
         self.merged_shards += len(done)
         if done:
             try:
                 shard.cull()  # the size limit holds for what was taken over too
             except Exception as exc:
                 log.warning("cache cull failed: %s", exc)
+        removable = []
+        for path in done:  # copied and committed: only now may the departed shard go
+            merged = path.with_name(_MERGED + path.name[len(_CLAIMED):])
+            try:
+                os.rename(path, merged)
+                removable.append(merged)
+            except OSError:
+                removable.append(path)
+        return removable
 
     def _departed_rows(self, path: Path, generation_mtime: float | None) -> list[tuple] | None:
         db = path / _SHARD_DB
@@ -498,6 +533,7 @@ class PromptCache(CacheBase):
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.wait_for_cleanup(timeout=30)
         with self._readers_lock:
             for db in self._readers.values():
                 db.close()
