@@ -31,12 +31,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import diskcache
 from _common import ROOT
 
-import diskcache
-
-from enhancer.cache import PromptCache, cache_key
-from enhancer.cache import redis_store
+from enhancer.cache import PromptCache, cache_key, redis_store
 
 BEFORE_REF = "5078e7a"  # main before issue 12: enhancer/cache.py with one shard per worker id ever seen
 

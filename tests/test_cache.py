@@ -1,10 +1,15 @@
 """The persistent cache: full keys, shards per worker, generation marker, degradation."""
 
+import multiprocessing
+import os
 import sqlite3
+import time
+from pathlib import Path
 
+import diskcache
 import pytest
 
-from enhancer.cache import GENERATION_FILE, PromptCache, cache_key
+from enhancer.cache import GENERATION_FILE, LEASE_FILE, PromptCache, cache_key
 
 
 def material(**overrides):
@@ -97,17 +102,6 @@ def test_a_corrupt_shard_of_another_worker_is_a_miss(tmp_path):
 
 
 # -- leases: a lookup reads the live shards only, and a departed worker's entries stay hits --------
-
-import multiprocessing  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import diskcache  # noqa: E402
-
-from enhancer.cache import LEASE_FILE  # noqa: E402
 
 
 def shard_dirs(root, *settled):

@@ -7,8 +7,7 @@ import asyncio
 import pytest
 import redis
 
-from enhancer.cache import open_cache
-from enhancer.cache import redis_store
+from enhancer.cache import open_cache, redis_store
 from enhancer.cache.redis_store import RedisCache, redacted
 from enhancer.config import Settings
 from enhancer.service import EnhancementService

@@ -24,73 +24,36 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import OrderedDict
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import diskcache
 
 from .base import CacheBase
+from .memory import MemoryShard
+from .takeover import (
+    CLAIMED,
+    LEASE_FILE,
+    MERGED,
+    SHARD_DB,
+    claim,
+    copy_into,
+    last_seen,
+    mark_copied,
+    write_lease,
+)
 
 log = logging.getLogger("enhancer.cache")
 
 GENERATION_FILE = "GENERATION"
-LEASE_FILE = "LEASE"
-_SHARD_DB = "cache.db"
-_CLAIMED = ".merging-"  # prefix of a departed shard's directory while a worker copies it
-_MERGED = ".merged-"  # copied and committed: only left to delete
 # Entries are small JSON strings; keeping them inside SQLite (not as side files) lets other
 # workers read them with a plain read-only connection.
 _INLINE_LIMIT = 1 << 20
-_COLUMNS = "key, raw, store_time, expire_time, access_time, access_count, tag, size, mode, filename, value"
-_MERGE_BATCH_BYTES = 8 << 20
-
-
-class _MemoryShard:
-    """Last resort when no directory is writable: bounded, per-process, gone on restart."""
-
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self._entries: OrderedDict[str, str] = OrderedDict()
-        self._max_entries = max_entries
-
-    def get(self, key: str, default=None):
-        return self._entries.get(key, default)
-
-    def set(self, key: str, value: str, expire: float | None = None) -> None:
-        self._entries[key] = value
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
-
-    def clear(self) -> int:
-        count = len(self._entries)
-        self._entries.clear()
-        return count
-
-    def volume(self) -> int:
-        return sum(len(k) + len(v) for k, v in self._entries.items())
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def close(self) -> None:
-        pass
 
 
 def _safe_name(worker_id: str) -> str:
     name = re.sub(r"[^A-Za-z0-9_.-]", "_", worker_id)[:128].lstrip(".")
     return name or "worker"
-
-
-def _last_seen(shard: Path) -> float | None:
-    """When the shard's worker last showed life: its lease, else (shards from before leases) its last write."""
-    for name in (LEASE_FILE, _SHARD_DB):
-        try:
-            return (shard / name).stat().st_mtime
-        except OSError:
-            continue
-    return None
 
 
 class PromptCache(CacheBase):
@@ -120,6 +83,7 @@ class PromptCache(CacheBase):
         self._lock = threading.RLock()  # own shard: writes, reopening, merging
         self._readers: dict[str, sqlite3.Connection] = {}
         self._readers_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._cleanup: threading.Thread | None = None
@@ -137,7 +101,7 @@ class PromptCache(CacheBase):
                 break
         if self._shard is None:
             self.warnings.append("no cache directory is writable: caching in memory only")
-            self._shard = _MemoryShard()
+            self._shard = MemoryShard()
             self.store = "memory"
         elif self.root != Path(directory):
             self.warnings.append(f"cache directory {directory} is not writable: using {self.root}")
@@ -157,17 +121,12 @@ class PromptCache(CacheBase):
         assert self.root is not None
         return self.root / self._shard_name
 
-    def _write_lease(self, shard: Path) -> None:
-        tmp = shard / f".{LEASE_FILE}.{self._token}"
-        tmp.write_text(self._token)
-        os.replace(tmp, shard / LEASE_FILE)
-
     def _open_shard(self, root: Path):
         path = root / self._shard_name
         for _ in range(3):
             try:
                 path.mkdir(parents=True, exist_ok=True)
-                self._write_lease(path)  # also proves the directory writable
+                write_lease(path, self._token)  # also proves the directory writable
             except OSError as exc:
                 log.warning("cache directory %s unusable: %s", root, exc)
                 return None
@@ -189,7 +148,7 @@ class PromptCache(CacheBase):
                 shutil.move(str(path), str(aside))
                 (aside / LEASE_FILE).unlink(missing_ok=True)  # set aside, never taken over
                 path.mkdir(parents=True, exist_ok=True)
-                self._write_lease(path)
+                write_lease(path, self._token)
                 return self._diskcache(path)
             except (sqlite3.DatabaseError, OSError) as exc2:
                 log.warning("cache shard %s could not be recreated: %s", path, exc2)
@@ -215,7 +174,7 @@ class PromptCache(CacheBase):
             except Exception:
                 pass
             shard = self._open_shard(self.root)
-            self._shard = shard if shard is not None else _MemoryShard()
+            self._shard = shard if shard is not None else MemoryShard()
         return self._shard
 
     # -- leases: live and departed shards ------------------------------------------------------
@@ -242,6 +201,10 @@ class PromptCache(CacheBase):
         """Heartbeat, take over departed shards, and open read-only connections to the live ones."""
         if self.root is None:
             return
+        with self._refresh_lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         now = self._heartbeat()
         live: list[Path] = []
         departed: list[Path] = []
@@ -259,16 +222,16 @@ class PromptCache(CacheBase):
                     continue
             except OSError:
                 continue
-            seen = _last_seen(Path(entry.path))
+            seen = last_seen(Path(entry.path))
             if seen is None:
                 continue  # not a shard
             stale = now - seen > self.lease_seconds
-            if entry.name.startswith(_MERGED):
+            if entry.name.startswith(MERGED):
                 if stale:  # its taker died before deleting it
                     copied.append(Path(entry.path))
             elif stale:
                 departed.append(Path(entry.path))
-            elif not entry.name.startswith(_CLAIMED):
+            elif not entry.name.startswith(CLAIMED):
                 live.append(Path(entry.path))
         if departed:
             copied += self._take_over(departed, now)
@@ -294,32 +257,10 @@ class PromptCache(CacheBase):
         if self._cleanup is not None:
             self._cleanup.join(timeout)
 
-    def _claim(self, shard: Path, now: float) -> Path | None:
-        """Rename a departed shard out of the way; only one worker's rename can succeed."""
-        original = shard.name[len(_CLAIMED):].split("@")[0] if shard.name.startswith(_CLAIMED) else shard.name
-        claimed = shard.with_name(f"{_CLAIMED}{original}@{self._token[:12]}")
-        try:
-            os.rename(shard, claimed)
-        except OSError:
-            return None  # another worker claimed it first
-        seen = _last_seen(claimed)
-        if seen is not None and now - seen <= self.lease_seconds:
-            # Its worker came back between our look and our rename: give the directory back.
-            try:
-                os.rename(claimed, shard)
-            except OSError:
-                pass
-            return None
-        try:
-            self._write_lease(claimed)  # a worker that dies while copying leaves it to be claimed again
-        except OSError:
-            return None
-        return claimed
-
     def _take_over(self, departed: list[Path], now: float) -> list[Path]:
         """Claim, copy and commit departed shards; return the copied ones, renamed, to be deleted."""
         generation_mtime = self._generation_file_mtime()
-        claimed = [c for c in (self._claim(shard, now) for shard in departed) if c is not None]
+        claimed = [c for c in (claim(p, self._token, now, self.lease_seconds) for p in departed) if c]
         if not claimed:
             return []
         with self._lock:
@@ -327,70 +268,15 @@ class PromptCache(CacheBase):
         if not isinstance(shard, diskcache.Cache):
             return []
         # The copy runs outside the lock: SQLite serialises it with this worker's own writes.
-        done: list[Path] = []
-        try:
-            own = sqlite3.connect(self._own / _SHARD_DB, timeout=60)
-        except sqlite3.Error as exc:
-            log.warning("cache shard %s not writable for a take-over: %s", self._own, exc)
-            return []
-        pending: list[Path] = []
-        pending_bytes = 0
-        try:
-            for path in claimed:
-                rows = self._departed_rows(path, generation_mtime)
-                if rows is None:
-                    continue  # unreadable for now: its lease goes stale again and it is retried
-                own.executemany(f"INSERT OR IGNORE INTO Cache({_COLUMNS}) VALUES ({', '.join('?' * 11)})", rows)
-                self.merged_entries += len(rows)
-                pending.append(path)
-                pending_bytes += sum(len(row[10]) for row in rows)
-                if pending_bytes > _MERGE_BATCH_BYTES:
-                    own.commit()
-                    done += pending
-                    pending, pending_bytes = [], 0
-            own.commit()
-            done += pending
-        except sqlite3.Error as exc:
-            log.warning("cache take-over stopped: %s", exc)
-            own.rollback()
-        finally:
-            own.close()
+        done, copied = copy_into(self._own / SHARD_DB, claimed, generation_mtime)
         self.merged_shards += len(done)
+        self.merged_entries += copied
         if done:
             try:
                 shard.cull()  # the size limit holds for what was taken over too
             except Exception as exc:
                 log.warning("cache cull failed: %s", exc)
-        removable = []
-        for path in done:  # copied and committed: only now may the departed shard go
-            merged = path.with_name(_MERGED + path.name[len(_CLAIMED):])
-            try:
-                os.rename(path, merged)
-                removable.append(merged)
-            except OSError:
-                removable.append(path)
-        return removable
-
-    def _departed_rows(self, path: Path, generation_mtime: float | None) -> list[tuple] | None:
-        db = path / _SHARD_DB
-        try:
-            if generation_mtime is not None and db.stat().st_mtime < generation_mtime:
-                return []  # last written before the latest clear: every entry is retired
-        except OSError:
-            return []  # no database: nothing to copy
-        try:
-            with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)) as conn:
-                return conn.execute(
-                    f"SELECT {_COLUMNS} FROM Cache WHERE raw = 1 AND filename IS NULL"
-                    " AND typeof(value) = 'text' AND (expire_time IS NULL OR expire_time > ?)",
-                    (time.time(),),
-                ).fetchall()
-        except sqlite3.OperationalError as exc:
-            log.warning("departed cache shard %s unreadable for now: %s", path.name, exc)
-            return None
-        except sqlite3.DatabaseError as exc:
-            log.warning("departed cache shard %s is corrupt, removed: %s", path.name, exc)
-            return []
+        return mark_copied(done)
 
     def _open_readers(self, live: list[Path]) -> None:
         wanted = {p.name: p for p in live}
@@ -398,11 +284,11 @@ class PromptCache(CacheBase):
             for name in [n for n in self._readers if n not in wanted]:
                 self._readers.pop(name).close()
             for name, path in wanted.items():
-                if name in self._readers or not (path / _SHARD_DB).is_file():
+                if name in self._readers or not (path / SHARD_DB).is_file():
                     continue
                 try:
                     self._readers[name] = sqlite3.connect(
-                        f"file:{path / _SHARD_DB}?mode=ro", uri=True, timeout=1, check_same_thread=False
+                        f"file:{path / SHARD_DB}?mode=ro", uri=True, timeout=1, check_same_thread=False
                     )
                 except sqlite3.Error as exc:
                     log.debug("cache shard %s unreadable: %s", name, exc)
