@@ -253,3 +253,17 @@ def test_a_copied_shard_left_behind_by_a_worker_that_died_is_deleted_not_copied_
     backdate(leftover / LEASE_FILE)
     cache = PromptCache(tmp_path, "w")
     assert shard_dirs(tmp_path, cache) == ["w"] and cache.stats()["entries_taken_over"] == 0
+
+
+def test_a_start_up_out_of_time_leaves_the_rest_of_the_take_over_to_the_heartbeat(tmp_path, monkeypatch):
+    from enhancer.cache import disk
+
+    for n in range(3):
+        gone = PromptCache(tmp_path, f"gone{n}")
+        fill(gone, f"gone{n}", 2)
+        gone.close()
+    monkeypatch.setattr(disk, "START_BUDGET_SECONDS", -1.0)  # spent before the first batch
+    cache = PromptCache(tmp_path, "w", heartbeat=False)
+    assert cache.stats()["departed_shards_taken_over"] == 0 and cache._wake.is_set()
+    cache.refresh()  # what the woken heartbeat thread does at once
+    assert shard_dirs(tmp_path, cache) == ["w"] and all(all_hits(cache, f"gone{n}", 2) for n in range(3))

@@ -46,6 +46,10 @@ from .takeover import (
 log = logging.getLogger("enhancer.cache")
 
 GENERATION_FILE = "GENERATION"
+# Start-up copies departed shards for at most this long (a network volume makes each file step a
+# round trip); the heartbeat thread takes over the rest right after.
+START_BUDGET_SECONDS = 3.0
+_TAKE_OVER_BATCH = 64
 # Entries are small JSON strings; keeping them inside SQLite (not as side files) lets other
 # workers read them with a plain read-only connection.
 _INLINE_LIMIT = 1 << 20
@@ -85,6 +89,7 @@ class PromptCache(CacheBase):
         self._readers_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._cleanup: threading.Thread | None = None
         candidates = [Path(directory)]
@@ -109,7 +114,7 @@ class PromptCache(CacheBase):
             log.warning(warning)
         self.generation()  # the baseline: only later changes are clears by other workers
         if self.root is not None:
-            self.refresh()  # takes over the departed shards, opens the live ones
+            self.refresh(budget=START_BUDGET_SECONDS)  # takes over the departed shards, opens the live ones
             if heartbeat:
                 self._thread = threading.Thread(target=self._beat, name="cache-lease", daemon=True)
                 self._thread.start()
@@ -180,7 +185,11 @@ class PromptCache(CacheBase):
     # -- leases: live and departed shards ------------------------------------------------------
 
     def _beat(self) -> None:
-        while not self._stop.wait(self.lease_seconds / 4):
+        while True:
+            self._wake.wait(self.lease_seconds / 4)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.refresh()
             except Exception as exc:
@@ -197,14 +206,14 @@ class PromptCache(CacheBase):
             except OSError:
                 return time.time()
 
-    def refresh(self) -> None:
+    def refresh(self, budget: float | None = None) -> None:
         """Heartbeat, take over departed shards, and open read-only connections to the live ones."""
         if self.root is None:
             return
         with self._refresh_lock:
-            self._refresh()
+            self._refresh(budget)
 
-    def _refresh(self) -> None:
+    def _refresh(self, budget: float | None) -> None:
         now = self._heartbeat()
         live: list[Path] = []
         departed: list[Path] = []
@@ -234,7 +243,7 @@ class PromptCache(CacheBase):
             elif not entry.name.startswith(CLAIMED):
                 live.append(Path(entry.path))
         if departed:
-            copied += self._take_over(departed, now)
+            copied += self._take_over(departed, now, budget)
         self._open_readers(live)
         if copied:
             self._remove_in_background(copied)
@@ -257,26 +266,33 @@ class PromptCache(CacheBase):
         if self._cleanup is not None:
             self._cleanup.join(timeout)
 
-    def _take_over(self, departed: list[Path], now: float) -> list[Path]:
-        """Claim, copy and commit departed shards; return the copied ones, renamed, to be deleted."""
-        generation_mtime = self._generation_file_mtime()
-        claimed = [c for c in (claim(p, self._token, now, self.lease_seconds) for p in departed) if c]
-        if not claimed:
-            return []
+    def _take_over(self, departed: list[Path], now: float, budget: float | None) -> list[Path]:
+        """Claim, copy and commit departed shards, a batch at a time, until `budget` seconds are spent;
+        return the copied ones, renamed, to be deleted. What is left waits for the background refresh."""
         with self._lock:
             shard = self._writable_shard()
         if not isinstance(shard, diskcache.Cache):
             return []
-        # The copy runs outside the lock: SQLite serialises it with this worker's own writes.
-        done, copied = copy_into(self._own / SHARD_DB, claimed, generation_mtime)
-        self.merged_shards += len(done)
-        self.merged_entries += copied
-        if done:
+        started = time.monotonic()
+        generation_mtime = self._generation_file_mtime()
+        removable: list[Path] = []
+        for first in range(0, len(departed), _TAKE_OVER_BATCH):
+            if budget is not None and time.monotonic() - started > budget:
+                self._wake.set()  # the heartbeat thread goes on at once
+                break
+            batch = departed[first:first + _TAKE_OVER_BATCH]
+            claimed = [c for c in (claim(p, self._token, now, self.lease_seconds) for p in batch) if c]
+            # The copy runs outside the lock: SQLite serialises it with this worker's own writes.
+            done, copied = copy_into(self._own / SHARD_DB, claimed, generation_mtime)
+            self.merged_shards += len(done)
+            self.merged_entries += copied
+            removable += mark_copied(done)
+        if removable:
             try:
                 shard.cull()  # the size limit holds for what was taken over too
             except Exception as exc:
                 log.warning("cache cull failed: %s", exc)
-        return mark_copied(done)
+        return removable
 
     def _open_readers(self, live: list[Path]) -> None:
         wanted = {p.name: p for p in live}
@@ -417,6 +433,7 @@ class PromptCache(CacheBase):
     def close(self) -> None:
         """Stop the heartbeat and release the lease, so the next worker takes this shard over at once."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.wait_for_cleanup(timeout=30)
