@@ -125,6 +125,7 @@ def generations_run(cls, after: bool, live_count: int, generations: int) -> dict
             departing.close()
         elif after:  # a crash: the heartbeat stops, the lease is not released, and goes stale
             departing._stop.set()
+            departing._wake.set()
             departing._thread.join()
             lease = root / departing._shard_name / "LEASE"
             past = time.time() - 10 * departing.lease_seconds
