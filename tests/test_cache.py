@@ -267,3 +267,14 @@ def test_a_start_up_out_of_time_leaves_the_rest_of_the_take_over_to_the_heartbea
     assert cache.stats()["departed_shards_taken_over"] == 0 and cache._wake.is_set()
     cache.refresh()  # what the woken heartbeat thread does at once
     assert shard_dirs(tmp_path, cache) == ["w"] and all(all_hits(cache, f"gone{n}", 2) for n in range(3))
+
+
+def test_a_live_shard_recreated_under_the_same_name_is_read_from_its_new_file(tmp_path):
+    reader = PromptCache(tmp_path, "reader")
+    first = PromptCache(tmp_path, "x", heartbeat=False)
+    reader.refresh()
+    backdate(tmp_path / "x" / LEASE_FILE)
+    PromptCache(tmp_path, "taker").wait_for_cleanup()  # takes x over, between two of reader's refreshes
+    fill(first, "again", 2)  # x notices its lost lease and writes a new shard under its name
+    reader.refresh()
+    assert all_hits(reader, "again", 2)

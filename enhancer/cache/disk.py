@@ -85,7 +85,7 @@ class PromptCache(CacheBase):
         self._generation = 0
         self._baseline_read = False
         self._lock = threading.RLock()  # own shard: writes, reopening, merging
-        self._readers: dict[str, sqlite3.Connection] = {}
+        self._readers: dict[str, tuple[int, sqlite3.Connection]] = {}  # name: (inode of cache.db, connection)
         self._readers_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
@@ -295,19 +295,26 @@ class PromptCache(CacheBase):
         return removable
 
     def _open_readers(self, live: list[Path]) -> None:
-        wanted = {p.name: p for p in live}
+        """One read-only connection per live shard, reopened when its file is a new one (same name)."""
+        wanted: dict[str, tuple[Path, int]] = {}
+        for path in live:
+            try:
+                wanted[path.name] = (path / SHARD_DB, (path / SHARD_DB).stat().st_ino)
+            except OSError:
+                continue
         with self._readers_lock:
-            for name in [n for n in self._readers if n not in wanted]:
-                self._readers.pop(name).close()
-            for name, path in wanted.items():
-                if name in self._readers or not (path / SHARD_DB).is_file():
+            for name in list(self._readers):
+                if name not in wanted or wanted[name][1] != self._readers[name][0]:
+                    self._readers.pop(name)[1].close()
+            for name, (db, inode) in wanted.items():
+                if name in self._readers:
                     continue
                 try:
-                    self._readers[name] = sqlite3.connect(
-                        f"file:{path / SHARD_DB}?mode=ro", uri=True, timeout=1, check_same_thread=False
-                    )
+                    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1, check_same_thread=False)
                 except sqlite3.Error as exc:
                     log.debug("cache shard %s unreadable: %s", name, exc)
+                    continue
+                self._readers[name] = (inode, connection)
 
     # -- generation marker ---------------------------------------------------------------------
 
@@ -383,7 +390,7 @@ class PromptCache(CacheBase):
     def _read_other_shards(self, key: str) -> str | None:
         now = time.time()
         with self._readers_lock:
-            for name, db in self._readers.items():
+            for name, (_, db) in self._readers.items():
                 try:
                     row = db.execute(
                         "SELECT value, expire_time FROM Cache WHERE key = ? AND raw = 1", (key,)
@@ -438,7 +445,7 @@ class PromptCache(CacheBase):
             self._thread.join(timeout=5)
         self.wait_for_cleanup(timeout=30)
         with self._readers_lock:
-            for db in self._readers.values():
+            for _, db in self._readers.values():
                 db.close()
             self._readers.clear()
         with self._lock:
