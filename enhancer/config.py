@@ -52,6 +52,14 @@ def _converted_dir(value: str | None) -> Path | None:
     return Path(value) if value else Path.home() / ".cache" / "prompt-enhancer" / "converted"
 
 
+def _cache_url(value: str | None) -> str | None:
+    url = _optional(value)
+    if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+        scheme = url.split(":")[0]
+        raise ValueError(f"environment variable CACHE_URL must start with redis://, rediss:// or unix://, got {scheme!r}")
+    return url
+
+
 def default_worker_id() -> str:
     return os.environ.get("RUNPOD_POD_ID") or f"{socket.gethostname()}-{os.getpid()}"
 
@@ -67,6 +75,8 @@ class Settings:
     cache_dir: Path = Path(".cache/prompt-enhancer")
     cache_size_limit_mb: int = 1024
     cache_ttl_seconds: int | None = None
+    cache_lease_seconds: int = 120
+    cache_url: str | None = None
     worker_id: str = "local"
     generation_cache: str = "dynamic"
     max_concurrency: int = 8
@@ -94,6 +104,8 @@ class Settings:
             cache_dir=Path(_optional(env.get("CACHE_DIR")) or default_cache_dir()),
             cache_size_limit_mb=_int(env, "CACHE_SIZE_LIMIT_MB", 1024),
             cache_ttl_seconds=ttl if ttl > 0 else None,
+            cache_lease_seconds=max(1, _int(env, "CACHE_LEASE_SECONDS", 120)),
+            cache_url=_cache_url(env.get("CACHE_URL")),
             worker_id=_optional(env.get("RUNPOD_POD_ID")) or default_worker_id(),
             generation_cache=_choice(env, "GENERATION_CACHE", ("dynamic", "static")),
             max_concurrency=max(1, _int(env, "MAX_CONCURRENCY", 8)),

@@ -14,7 +14,7 @@ from typing import Any
 
 from . import SYSTEM_NAME, __version__
 from .answer import finish
-from .cache import PromptCache, normalize_prompt
+from .cache import CacheBase, normalize_prompt, open_cache
 from .config import Settings
 from .model import (
     DeviceLost,
@@ -105,7 +105,7 @@ class EnhancementService:
         self,
         settings: Settings,
         generator: Generator | None,
-        cache: PromptCache,
+        cache: CacheBase,
         model_error: str | None = None,
     ) -> None:
         self.settings = settings
@@ -130,9 +130,7 @@ class EnhancementService:
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.error("model unavailable, serving the emergency fallback: %s", error)
-        cache = PromptCache(
-            settings.cache_dir, settings.worker_id, settings.cache_size_limit_mb, settings.cache_ttl_seconds
-        )
+        cache = open_cache(settings)
         return cls(settings, generator, cache, error)
 
     # -- dispatch ------------------------------------------------------------------------------

