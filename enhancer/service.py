@@ -67,6 +67,10 @@ class Outcome:
     source: str
     model: str
     refresh_worker: bool = False
+    # False for a fallback caused by a failure (no model, out of memory, device lost): a later job
+    # may get the model's answer. The rules' answer to a model that wrote nothing usable is as
+    # repeatable as the model's own (greedy, or seeded with the seed in the key), so it is kept.
+    cacheable: bool = True
 
 
 class Metrics:
@@ -187,7 +191,7 @@ class EnhancementService:
         outcome: Outcome = await asyncio.shield(shared)
         response = self._respond(job, profile, outcome, time.perf_counter() - started)
         output = response.to_output()
-        if job.use_cache and outcome.source != "emergency_fallback":
+        if job.use_cache and outcome.cacheable:
             self.cache.set(key, output)
         self.metrics.record("enhance", time.perf_counter() - started, outcome.source)
         self._log(job, outcome, time.perf_counter() - started)
@@ -210,7 +214,10 @@ class EnhancementService:
                 # say so, rather than credit the model with it.
                 if text != rules:
                     return Outcome(text, source, self.generator.model_id)
-        return Outcome(rules, "emergency_fallback", EMERGENCY_MODEL, refresh_worker=isinstance(raw, DeviceLost))
+        # The model answered, but nothing usable: the rules' answer, stored like any other and
+        # marked as the rules' (enhancement_source and model say so on every hit).
+        return Outcome(rules, "emergency_fallback", EMERGENCY_MODEL, refresh_worker=isinstance(raw, DeviceLost),
+                       cacheable=isinstance(raw, str))
 
     async def _generate(self, messages: tuple, profile: Profile, seed: int | None) -> str | Exception | None:
         """The model's raw text, or the reason there is none (the caller falls back)."""
