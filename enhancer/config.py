@@ -68,6 +68,7 @@ class Settings:
     cache_size_limit_mb: int = 1024
     cache_ttl_seconds: int | None = None
     worker_id: str = "local"
+    generation_engine: str = "continuous"
     generation_cache: str = "dynamic"
     max_concurrency: int = 8
     max_batch_size: int = 8
@@ -95,6 +96,7 @@ class Settings:
             cache_size_limit_mb=_int(env, "CACHE_SIZE_LIMIT_MB", 1024),
             cache_ttl_seconds=ttl if ttl > 0 else None,
             worker_id=_optional(env.get("RUNPOD_POD_ID")) or default_worker_id(),
+            generation_engine=_choice(env, "GENERATION_ENGINE", ("continuous", "batch")),
             generation_cache=_choice(env, "GENERATION_CACHE", ("dynamic", "static")),
             max_concurrency=max(1, _int(env, "MAX_CONCURRENCY", 8)),
             max_batch_size=max(1, _int(env, "MAX_BATCH_SIZE", 8)),

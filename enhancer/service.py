@@ -15,6 +15,7 @@ from typing import Any
 from . import SYSTEM_NAME, __version__
 from .cache import PromptCache, normalize_prompt
 from .config import Settings
+from .engine import ContinuousGenerator
 from .fallback import emergency_enhance
 from .model import (
     DeviceLost,
@@ -106,7 +107,7 @@ class EnhancementService:
     def __init__(
         self,
         settings: Settings,
-        generator: Generator | None,
+        generator: ContinuousGenerator | Generator | None,
         cache: PromptCache,
         model_error: str | None = None,
     ) -> None:
@@ -128,7 +129,10 @@ class EnhancementService:
         generator, error = None, None
         try:
             loaded = load_with_fallback(settings)
-            generator = Generator(loaded, settings.max_batch_size, settings.batch_wait_ms, settings.generation_cache)
+            if settings.generation_engine == "continuous":
+                generator = ContinuousGenerator(loaded, settings.max_batch_size)
+            else:
+                generator = Generator(loaded, settings.max_batch_size, settings.batch_wait_ms, settings.generation_cache)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.error("model unavailable, serving the emergency fallback: %s", error)
@@ -299,7 +303,8 @@ class EnhancementService:
             "version": __version__,
             "features": [
                 "edge_function_system_prompts", "worker_fallback_prompts", "emergency_fallback",
-                "persistent_shared_cache", "exact_clip_token_budgets", "micro_batching",
+                "persistent_shared_cache", "exact_clip_token_budgets",
+                "continuous_batching" if self.settings.generation_engine == "continuous" else "micro_batching",
                 "single_flight", "oom_retry",
             ],
             "supported_job_types": {
@@ -317,16 +322,25 @@ class EnhancementService:
             "model_loaded": generator is not None and not self.device_lost,
             "model": model_block,
             "cache": cache_stats,
-            "batching": {
-                "max_batch_size": self.settings.max_batch_size,
-                "batch_wait_ms": self.settings.batch_wait_ms,
-                "generation_cache": self.settings.generation_cache,
-                "batches_run": generator.batches_run if generator else 0,
-                "rows_run": generator.rows_run if generator else 0,
-            },
+            "batching": self._batching(),
             "metrics": self.metrics.snapshot(),
             "warnings": cache_stats["warnings"] + ([self.model_error] if self.model_error else []),
         }
+
+    def _batching(self) -> dict[str, Any]:
+        generator, settings = self.generator, self.settings
+        block: dict[str, Any] = {
+            "engine": settings.generation_engine,
+            "max_batch_size": settings.max_batch_size,
+            "batches_run": generator.batches_run if generator else 0,
+            "rows_run": generator.rows_run if generator else 0,
+        }
+        if isinstance(generator, ContinuousGenerator):
+            block.update(steps_run=generator.steps_run, shared_steps=generator.shared_steps,
+                         prefix_hits=generator.prefix_hits)
+        else:
+            block.update(batch_wait_ms=settings.batch_wait_ms, generation_cache=settings.generation_cache)
+        return block
 
     def cache_clear(self, job: JobInput) -> dict[str, Any]:
         expected = self.settings.admin_token
