@@ -119,6 +119,7 @@ class ContinuousGenerator:
         self.steps_run = 0  # decode steps
         self.shared_steps = 0  # decode steps that served more than one request
         self.prefix_hits = 0  # prefills that reused a kept system prompt
+        self.warmup_seconds: float | None = None
         self._prefixes: OrderedDict[tuple[int, ...], list] = OrderedDict()
         self._system_ids: OrderedDict[str, list[int]] = OrderedDict()
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
@@ -181,6 +182,22 @@ class ContinuousGenerator:
         for _ in requests:
             done.acquire()
         return results
+
+    def warm_up(self, system_prompts: list[str]) -> float:
+        """Prefill these system prompts now, so that no request pays for them; the seconds it took.
+        Call it before the first request: it runs on the caller's thread. Nothing is compiled."""
+        import time
+
+        import torch
+
+        started = time.perf_counter()
+        with torch.inference_mode():
+            for system in dict.fromkeys(system_prompts):
+                ids = self._system_prefix({"role": "system", "content": system})
+                if len(ids) >= MIN_SHARED_PREFIX:
+                    self._prefix_kv(tuple(ids))
+        self.warmup_seconds = time.perf_counter() - started
+        return self.warmup_seconds
 
     def shutdown(self) -> None:
         self._stopping = True

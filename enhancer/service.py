@@ -131,6 +131,9 @@ class EnhancementService:
             loaded = load_with_fallback(settings)
             if settings.generation_engine == "continuous":
                 generator = ContinuousGenerator(loaded, settings.max_batch_size)
+                # Every profile's system prompt prefilled before the first job: no job pays for it.
+                prompts = [p.system_prompt for p in PROFILES.values()] + [p.legacy_system_prompt for p in PROFILES.values()]
+                log.info("system prompts prefilled in %.2fs", generator.warm_up(prompts))
             else:
                 generator = Generator(loaded, settings.max_batch_size, settings.batch_wait_ms, settings.generation_cache)
         except Exception as exc:
@@ -337,7 +340,7 @@ class EnhancementService:
         }
         if isinstance(generator, ContinuousGenerator):
             block.update(steps_run=generator.steps_run, shared_steps=generator.shared_steps,
-                         prefix_hits=generator.prefix_hits)
+                         prefix_hits=generator.prefix_hits, warmup_seconds=generator.warmup_seconds)
         else:
             block.update(batch_wait_ms=settings.batch_wait_ms, generation_cache=settings.generation_cache)
         return block

@@ -114,6 +114,14 @@ def test_a_system_prompt_is_prefilled_once_and_shared(tiny):
     engine.shutdown()
 
 
+def test_a_system_prompt_prefilled_at_start_up_is_not_prefilled_again(tiny):
+    engine = ScriptedEngine(tiny)
+    assert engine.warm_up([SYSTEM, SYSTEM]) >= 0 and engine.prefix_hits == 0
+    engine.generate_batch([ask("a cat", 3)])
+    assert engine.prefix_hits == 1 and engine.prefills == [1]  # the row's own part only
+    engine.shutdown()
+
+
 def test_a_failing_row_does_not_fail_the_others(tiny):
     def bad_row_in_a_step(rows, prefill):
         return ValueError("bad row") if not prefill and 2 in seeds_in(rows) else None
