@@ -118,20 +118,17 @@ async def main() -> None:
     parser.add_argument("--jobs", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=1, help="short-alone / short-behind-long pairs (median)")
     args = parser.parse_args()
-    results = {engine: await measure(engine, args.jobs, args.repeat) for engine in args.engines}
-
-    model = next(iter(results.values()))["model"]
-    print(f"# bench/serving.py, {time.strftime('%Y-%m-%d %H:%M')}, through RunPod's local API; model {model}; "
-          f"{os.cpu_count()} CPUs; cache off")
+    print(f"# bench/serving.py, {time.strftime('%Y-%m-%d %H:%M')}, through RunPod's local API; "
+          f"{os.cpu_count()} CPUs; cache off; engines one after the other", flush=True)
     print("| engine | short alone (s) | short behind long (s) | ratio (goal <= 1.5x) | long still running | "
           f"{args.jobs} video_fast one by one (s) | {args.jobs} at once (s) | speed-up (goal >= 4x) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for engine, r in results.items():
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
+    for engine in args.engines:  # each row printed as soon as it is measured
+        r = await measure(engine, args.jobs, args.repeat)
         print(f"| {engine} | {r['alone']:.2f} | {r['behind']:.2f} | {r['behind'] / r['alone']:.2f}x | "
               f"{'yes' if r['long_still_running'] else 'no'} | {r['sequential']:.2f} | {r['together']:.2f} | "
-              f"{r['sequential'] / r['together']:.2f}x |")
-    for engine, r in results.items():
-        print(f"{engine}: {r['batching']}")
+              f"{r['sequential'] / r['together']:.2f}x |", flush=True)
+        print(f"<!-- {engine}: model {r['model']}; {r['batching']} -->", flush=True)
 
 
 if __name__ == "__main__":
