@@ -47,7 +47,7 @@ _STOP = object()
 def _growing_cache_class():
     """A DynamicCache whose layers keep their keys and values in a buffer with room to grow: a decode
     step writes one column in place, where DynamicCache concatenates (copies) the whole cache every
-    step, which at 8 rows on a CPU costs a third of the step."""
+    step, 18% of a batch-8 step on a 2-core CPU in a profile."""
     from transformers import DynamicCache
     from transformers.cache_utils import Cache, DynamicLayer
 
