@@ -5,7 +5,11 @@ driven through the worker's own batched generation path (enhancer.model.Generato
 weights the text is noise, so end-of-sequence is disabled and every row decodes its full budget:
 latencies are upper bounds for real prompts of that budget.
 
-    python bench/gpu.py [--batches 1 4 8 16] [--new-tokens 128]
+    python bench/gpu.py [--batches 1 4 8 16] [--new-tokens 128] [--modes dynamic static continuous]
+
+Modes: `dynamic` and `static` are the micro-batching engine (GENERATION_ENGINE=batch) with that
+GENERATION_CACHE; `continuous` is the continuous-batching engine (the default). `--smoke` runs a
+2-layer model of the same width on the CPU, to check the script itself where no GPU is lent.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -20,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
+from enhancer.engine import ContinuousGenerator  # noqa: E402
 from enhancer.model import GenerationRequest, Generator, LoadedModel, ModelSource  # noqa: E402
 from enhancer.profiles import PROFILES  # noqa: E402
 
@@ -64,18 +70,26 @@ def build_tokenizer():
     return tokenizer
 
 
-def build_model():
+DEVICE = "cuda"
+
+
+def synchronize() -> None:
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
+
+def build_model(layers: int | None = None):
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    config = Qwen2Config(**QWEN25_7B)
+    config = Qwen2Config(**{**QWEN25_7B, **({"num_hidden_layers": layers} if layers else {})})
     started = time.perf_counter()
-    with torch.device("cuda"):
+    with torch.device(DEVICE):
         torch.set_default_dtype(torch.bfloat16)
         model = Qwen2ForCausalLM(config)
         torch.set_default_dtype(torch.float32)
     model.eval()
     model.generation_config.eos_token_id = None  # random weights: decode the whole budget
-    torch.cuda.synchronize()
+    synchronize()
     return model, time.perf_counter() - started
 
 
@@ -97,25 +111,40 @@ def memory_bandwidth(gib: float = 4.0) -> float:
     return 2 * gib * 2**30 / statistics.median(runs)
 
 
+CAP = None  # --smoke: every budget cut to --new-tokens
+
+
 def requests(n: int, new_tokens: int) -> list[GenerationRequest]:
+    new_tokens = min(new_tokens, CAP) if CAP else new_tokens
     return [
         GenerationRequest((("system", SYSTEM), ("user", USER.format(IDEAS[i % len(IDEAS)]))), new_tokens)
         for i in range(n)
     ]
 
 
-def timed(generator: Generator, batch: list[GenerationRequest]) -> float:
-    torch.cuda.synchronize()
+def timed(generator, batch: list[GenerationRequest]) -> float:
+    synchronize()
     start = time.perf_counter()
     results = generator.generate_batch(batch)
-    torch.cuda.synchronize()
+    synchronize()
     failures = [r for r in results if isinstance(r, BaseException)]
     if failures:
         raise failures[0]
     return time.perf_counter() - start
 
 
-def warm_timed(generator: Generator, batch: list[GenerationRequest]) -> tuple[float, float]:
+def short_behind_long(generator, short_tokens: int, long_tokens: int) -> tuple[float, float]:
+    """(short alone, short sent 0.5 s after a long request started) in seconds."""
+    alone = timed(generator, requests(1, short_tokens))
+    long = threading.Thread(target=timed, args=(generator, requests(1, long_tokens)))
+    long.start()
+    time.sleep(0.5)
+    behind = timed(generator, requests(1, short_tokens))
+    long.join()
+    return alone, behind
+
+
+def warm_timed(generator, batch: list[GenerationRequest]) -> tuple[float, float]:
     """(first call, steady call): with a static cache the first call of a shape compiles."""
     return timed(generator, batch), timed(generator, batch)
 
@@ -124,25 +153,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 4, 8, 16])
     parser.add_argument("--new-tokens", type=int, default=128)
-    parser.add_argument("--modes", nargs="+", default=["dynamic", "static"], choices=["dynamic", "static"])
+    parser.add_argument("--modes", nargs="+", default=["dynamic", "static", "continuous"],
+                        choices=["dynamic", "static", "continuous"])
+    parser.add_argument("--smoke", action="store_true", help="2 layers on the CPU: checks the script, not the GPU")
     args = parser.parse_args()
-    if not torch.cuda.is_available():
-        sys.exit("bench/gpu.py needs an NVIDIA GPU")
+    global DEVICE, CAP
+    if args.smoke:
+        DEVICE, CAP = "cpu", args.new_tokens
+        args.modes = [m for m in args.modes if m != "static"]
+    elif not torch.cuda.is_available():
+        sys.exit("bench/gpu.py needs an NVIDIA GPU (or --smoke to check the script on the CPU)")
 
-    name = torch.cuda.get_device_name(0)
-    bandwidth = memory_bandwidth()
-    model, build_seconds = build_model()
+    name = torch.cuda.get_device_name(0) if DEVICE == "cuda" else "CPU (smoke run, 2 layers)"
+    bandwidth = memory_bandwidth() if DEVICE == "cuda" else float("nan")
+    model, build_seconds = build_model(2 if args.smoke else None)
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     floor = weight_bytes / bandwidth  # seconds per decode step if weights are read once per step
     loaded = LoadedModel(model, build_tokenizer(), ModelSource("random", "config", "Qwen2.5-7B-shape"),
-                         "cuda:0", "bfloat16", build_seconds)
-    generators = {mode: Generator(loaded, max_batch_size=max(args.batches), generation_cache=mode)
-                  for mode in args.modes}
-    timed(generators[args.modes[0]], requests(1, 8))  # warm-up: kernels, allocator
+                         DEVICE, "bfloat16", build_seconds)
+    generators = {
+        mode: ContinuousGenerator(loaded, max_batch_size=max(args.batches)) if mode == "continuous"
+        else Generator(loaded, max_batch_size=max(args.batches), generation_cache=mode)
+        for mode in args.modes
+    }
+    warmup = {}
+    for mode, generator in generators.items():  # kernels, allocator; a static cache compiles here
+        warmup[mode] = timed(generator, requests(1, 8))
 
     print(f"# bench/gpu.py on {name}, torch {torch.__version__}, {time.strftime('%Y-%m-%d')}")
     print(f"weights: {weight_bytes / 1e9:.2f} GB bf16; copy bandwidth {bandwidth / 1e12:.2f} TB/s; "
-          f"floor {floor * 1000:.2f} ms/step = {1 / floor:.0f} tok/s at batch 1\n")
+          f"floor {floor * 1000:.2f} ms/step = {1 / floor:.0f} tok/s at batch 1")
+    print("warm-up (first request of 8 tokens, s): " + ", ".join(f"{m} {s:.1f}" for m, s in warmup.items()) + "\n")
 
     print("| profile | max_new_tokens | KV cache | latency batch 1 (s) | ms/token | first call (s) |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -163,6 +204,13 @@ def main() -> None:
             print(f"| {mode} | {size} | {args.new_tokens} | {seconds:.2f} | {rate:.0f} | {rate / base:.2f}x | "
                   f"{seconds / args.new_tokens * 1000:.1f} | {floor * 1000:.2f} |")
 
+    short, long = PROFILES["sdxl_fast"].max_new_tokens, PROFILES["wan_high"].max_new_tokens
+    print(f"\n| engine | short ({short} tokens) alone (s) | behind a long one ({long} tokens) (s) | ratio |")
+    print("| --- | --- | --- | --- |")
+    for mode, generator in generators.items():
+        alone, behind = short_behind_long(generator, short, long)
+        print(f"| {mode} | {alone:.2f} | {behind:.2f} | {behind / alone:.2f}x |")
+
     # The seed served one request at a time with max_new_tokens=200 for every job type.
     jobs, budget = 8, PROFILES["sdxl_fast"].max_new_tokens
     dynamic = generators.get("dynamic") or next(iter(generators.values()))
@@ -172,7 +220,10 @@ def main() -> None:
         _, ours = warm_timed(generator, requests(jobs, budget))
         print(f"8 SDXL-fast jobs, this worker (one batch, {budget} new tokens, {mode} cache): {ours:.2f}s: "
               f"{seed_seconds / ours:.1f}x the seed")
-    print(f"peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+    if DEVICE == "cuda":
+        print(f"peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+    for generator in generators.values():
+        generator.shutdown()
 
 
 if __name__ == "__main__":

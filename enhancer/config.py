@@ -78,6 +78,7 @@ class Settings:
     cache_lease_seconds: int = 120
     cache_url: str | None = None
     worker_id: str = "local"
+    generation_engine: str = "continuous"
     generation_cache: str = "dynamic"
     max_concurrency: int = 8
     max_batch_size: int = 8
@@ -107,6 +108,7 @@ class Settings:
             cache_lease_seconds=max(1, _int(env, "CACHE_LEASE_SECONDS", 120)),
             cache_url=_cache_url(env.get("CACHE_URL")),
             worker_id=_optional(env.get("RUNPOD_POD_ID")) or default_worker_id(),
+            generation_engine=_choice(env, "GENERATION_ENGINE", ("continuous", "batch")),
             generation_cache=_choice(env, "GENERATION_CACHE", ("dynamic", "static")),
             max_concurrency=max(1, _int(env, "MAX_CONCURRENCY", 8)),
             max_batch_size=max(1, _int(env, "MAX_BATCH_SIZE", 8)),

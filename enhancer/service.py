@@ -16,6 +16,7 @@ from . import SYSTEM_NAME, __version__
 from .answer import finish
 from .cache import CacheBase, normalize_prompt, open_cache
 from .config import Settings
+from .engine import ContinuousGenerator
 from .model import (
     DeviceLost,
     GenerationFailed,
@@ -69,6 +70,10 @@ class Outcome:
     model: str
     raw: str | None = None
     refresh_worker: bool = False
+    # False for a fallback caused by a failure (no model, out of memory, device lost): a later job
+    # may get the model's answer. The rules' answer to a model that wrote nothing usable is as
+    # repeatable as the model's own (greedy, or seeded with the seed in the key), so it is kept.
+    cacheable: bool = True
 
 
 class Metrics:
@@ -104,7 +109,7 @@ class EnhancementService:
     def __init__(
         self,
         settings: Settings,
-        generator: Generator | None,
+        generator: ContinuousGenerator | Generator | None,
         cache: CacheBase,
         model_error: str | None = None,
     ) -> None:
@@ -126,7 +131,13 @@ class EnhancementService:
         generator, error = None, None
         try:
             loaded = load_with_fallback(settings)
-            generator = Generator(loaded, settings.max_batch_size, settings.batch_wait_ms, settings.generation_cache)
+            if settings.generation_engine == "continuous":
+                generator = ContinuousGenerator(loaded, settings.max_batch_size)
+                # Every profile's system prompt prefilled before the first job: no job pays for it.
+                prompts = [p.system_prompt for p in PROFILES.values()] + [p.legacy_system_prompt for p in PROFILES.values()]
+                log.info("system prompts prefilled in %.2fs", generator.warm_up(prompts))
+            else:
+                generator = Generator(loaded, settings.max_batch_size, settings.batch_wait_ms, settings.generation_cache)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.error("model unavailable, serving the emergency fallback: %s", error)
@@ -190,7 +201,7 @@ class EnhancementService:
         outcome: Outcome = await asyncio.shield(shared)
         response = self._respond(job, profile, outcome, time.perf_counter() - started)
         output = response.to_output()
-        if job.use_cache and outcome.source != "emergency_fallback":
+        if job.use_cache and outcome.cacheable:
             # The model's raw text is kept with the answer, so that a hit can show it too.
             self.cache.set(key, {**output, RAW_FIELD: outcome.raw})
         if job.include_raw:
@@ -210,8 +221,10 @@ class EnhancementService:
         answer = finish(text, job.prompt, profile, self._counter(profile))
         if answer.from_model:
             return Outcome(answer.text, source, self.generator.model_id, text)
+        # The model answered, but nothing usable: the rules' answer, stored like any other and
+        # marked as the rules' (enhancement_source and model say so on every hit).
         return Outcome(answer.text, "emergency_fallback", EMERGENCY_MODEL, text,
-                       refresh_worker=isinstance(raw, DeviceLost))
+                       refresh_worker=isinstance(raw, DeviceLost), cacheable=text is not None)
 
     async def _generate(self, messages: tuple, profile: Profile, seed: int | None) -> str | Exception | None:
         """The model's raw text, or the reason there is none (the caller falls back)."""
@@ -289,7 +302,8 @@ class EnhancementService:
             "version": __version__,
             "features": [
                 "edge_function_system_prompts", "worker_fallback_prompts", "emergency_fallback",
-                "persistent_shared_cache", "exact_clip_token_budgets", "micro_batching",
+                "persistent_shared_cache", "exact_clip_token_budgets",
+                "continuous_batching" if self.settings.generation_engine == "continuous" else "micro_batching",
                 "single_flight", "oom_retry",
             ],
             "supported_job_types": {
@@ -307,16 +321,25 @@ class EnhancementService:
             "model_loaded": generator is not None and not self.device_lost,
             "model": model_block,
             "cache": cache_stats,
-            "batching": {
-                "max_batch_size": self.settings.max_batch_size,
-                "batch_wait_ms": self.settings.batch_wait_ms,
-                "generation_cache": self.settings.generation_cache,
-                "batches_run": generator.batches_run if generator else 0,
-                "rows_run": generator.rows_run if generator else 0,
-            },
+            "batching": self._batching(),
             "metrics": self.metrics.snapshot(),
             "warnings": cache_stats["warnings"] + ([self.model_error] if self.model_error else []),
         }
+
+    def _batching(self) -> dict[str, Any]:
+        generator, settings = self.generator, self.settings
+        block: dict[str, Any] = {
+            "engine": settings.generation_engine,
+            "max_batch_size": settings.max_batch_size,
+            "batches_run": generator.batches_run if generator else 0,
+            "rows_run": generator.rows_run if generator else 0,
+        }
+        if isinstance(generator, ContinuousGenerator):
+            block.update(steps_run=generator.steps_run, shared_steps=generator.shared_steps,
+                         prefix_hits=generator.prefix_hits, warmup_seconds=generator.warmup_seconds)
+        else:
+            block.update(batch_wait_ms=settings.batch_wait_ms, generation_cache=settings.generation_cache)
+        return block
 
     def cache_clear(self, job: JobInput) -> dict[str, Any]:
         expected = self.settings.admin_token

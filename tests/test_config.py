@@ -31,3 +31,10 @@ def test_environment_overrides():
 def test_a_malformed_number_names_the_variable():
     with pytest.raises(ValueError, match="MAX_BATCH_SIZE"):
         Settings.from_env({"MAX_BATCH_SIZE": "eight"})
+
+
+def test_the_generation_engine_is_continuous_unless_batch_is_asked_for():
+    assert Settings.from_env({}).generation_engine == "continuous"
+    assert Settings.from_env({"GENERATION_ENGINE": "batch"}).generation_engine == "batch"
+    with pytest.raises(ValueError, match="GENERATION_ENGINE"):
+        Settings.from_env({"GENERATION_ENGINE": "paged"})

@@ -145,7 +145,7 @@ def test_a_validation_error_keeps_the_original_prompt_as_the_answer(run_job):
     assert result["enhanced_prompt"] == "a cat"
 
 
-def test_concurrent_jobs_share_one_batched_generate(handler_module, service):
+def test_concurrent_jobs_share_decode_steps(handler_module, service):
     prompts = ["a fox", "a heron", "a lynx", "an owl"]
 
     async def burst():
@@ -153,10 +153,10 @@ def test_concurrent_jobs_share_one_batched_generate(handler_module, service):
                 for i, p in enumerate(prompts)]
         return await asyncio.gather(*jobs)
 
-    before = service.generator.batches_run
+    before = service.generator.shared_steps
     results = asyncio.run(burst())
     assert all(r["success"] for r in results)
-    assert service.generator.batches_run - before < len(prompts)
+    assert service.generator.shared_steps > before
 
 
 def test_identical_concurrent_jobs_run_one_generation(handler_module, service):
@@ -171,10 +171,10 @@ def test_identical_concurrent_jobs_run_one_generation(handler_module, service):
 
 
 def test_a_cuda_error_answers_with_the_emergency_fallback_and_asks_for_a_new_worker(run_job, service, monkeypatch):
-    def broken(requests):
+    def broken(*args):
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
 
-    monkeypatch.setattr(service.generator, "_run", broken)
+    monkeypatch.setattr(service.generator, "_forward", broken)
     monkeypatch.setattr(service, "device_lost", False)
     result = run_job({"prompt": "a snow leopard", "use_cache": False})
     assert result["success"] is True and result["enhancement_source"] == "emergency_fallback"
@@ -184,10 +184,10 @@ def test_a_cuda_error_answers_with_the_emergency_fallback_and_asks_for_a_new_wor
 
 
 def test_generation_that_fails_falls_back_to_rules_and_is_not_cached(run_job, service, monkeypatch):
-    def out_of_memory(requests):
+    def out_of_memory(*args):
         raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
-    monkeypatch.setattr(service.generator, "_run", out_of_memory)
+    monkeypatch.setattr(service.generator, "_forward", out_of_memory)
     job = {"prompt": "a snow leopard on a ridge", "job_type": "video_fast"}
     first = run_job(job)
     assert first["enhancement_source"] == "emergency_fallback" and "refresh_worker" not in first
@@ -196,14 +196,17 @@ def test_generation_that_fails_falls_back_to_rules_and_is_not_cached(run_job, se
 
 
 def test_an_answer_of_which_nothing_survives_cleanup_is_credited_to_the_rules(run_job, service, monkeypatch):
-    def invents_a_person(requests):
-        return ["A man stands at the water's edge."] * len(requests)
+    async def invents_a_person(request):
+        return "A man stands at the water's edge."
 
-    monkeypatch.setattr(service.generator, "_run", invents_a_person)
+    async def describes_the_beach(request):
+        return "wet sand, pastel sky, low tide"
+
+    monkeypatch.setattr(service.generator, "generate", invents_a_person)
     job = {"prompt": "an empty beach at dawn", "use_cache": False}
     dropped = run_job(job)
     assert dropped["enhancement_source"] == "emergency_fallback" and "man" not in dropped["enhanced_prompt"]
 
-    monkeypatch.setattr(service.generator, "_run", lambda requests: ["wet sand, pastel sky, low tide"] * len(requests))
+    monkeypatch.setattr(service.generator, "generate", describes_the_beach)
     kept = run_job(job)
     assert kept["enhancement_source"] == "worker_fallback" and "wet sand" in kept["enhanced_prompt"]

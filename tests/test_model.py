@@ -1,8 +1,7 @@
-"""Model resolution order, and batched generation on the real embedded model."""
+"""Model resolution order, the kept dequantized weights, and the micro-batching engine's failure
+handling (GENERATION_ENGINE=batch)."""
 
 from __future__ import annotations
-
-import asyncio
 
 import pytest
 
@@ -68,34 +67,9 @@ def request(prompt: str, profile: str = "sdxl_fast", seed: int | None = None) ->
     return GenerationRequest(build_messages(prompt, chosen, None, {}), chosen.max_new_tokens, seed)
 
 
-@pytest.mark.e2e
-def test_batched_greedy_results_equal_unbatched_ones(service):
-    generator = service.generator
-    requests = [request(p) for p in ("a cat", "a lighthouse in a storm at night", "two red apples")]
-    alone = [generator.generate_batch([r])[0] for r in requests]
-    together = generator.generate_batch(requests)
-    assert together == alone
-
-
-@pytest.mark.e2e
-def test_mixed_profiles_in_one_burst_are_grouped_by_budget(service):
-    generator = service.generator
-
-    async def burst():
-        return await asyncio.gather(
-            generator.generate(request("a cat", "sdxl_fast")),
-            generator.generate(request("a dog", "wan_high")),
-            generator.generate(request("a cow", "sdxl_fast")),
-        )
-
-    before = generator.batches_run
-    results = asyncio.run(burst())
-    assert all(isinstance(r, str) for r in results)
-    assert generator.batches_run - before == 2
-
-
 class ScriptedGenerator(Generator):
-    """The real batching logic with `_run` replaced, to inject failures the CPU cannot produce."""
+    """The micro-batching engine (GENERATION_ENGINE=batch) with `_run` replaced, to inject failures the
+    CPU cannot produce. The continuous engine's failures are in test_engine.py."""
 
     def __init__(self, failures):
         super().__init__(loaded=None)

@@ -1,0 +1,199 @@
+"""The continuous-batching engine: scheduling and failures on a tiny random model (fast, and able to
+fail on cue), output identity with plain `generate` on the real embedded model."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from enhancer.engine import ContinuousGenerator
+from enhancer.model import REPETITION_PENALTY, DeviceLost, GenerationFailed, GenerationRequest, LoadedModel, ModelSource
+from enhancer.profiles import PROFILES
+from enhancer.service import build_messages
+
+SYSTEM = ("You rewrite short ideas into detailed prompts for an image model and answer with the prompt "
+          "alone with no preamble and no explanation at all")
+WORDS = sorted(set(SYSTEM.split()) | {"a", "cat", "dog", "red", "fox", "in", "the", "snow", "system", "user",
+                                       "assistant", "lighthouse", "storm", "at", "night"})
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A two-layer random Llama and a word-level tokenizer with a chat template (nothing downloaded).
+    End-of-sequence is off, so every request decodes its whole budget."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    special = ["<pad>", "<unk>", "<|im_start|>", "<|im_end|>"]
+    core = Tokenizer(models.WordLevel(vocab={t: i for i, t in enumerate(special + WORDS)}, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>", unk_token="<unk>",
+                                        eos_token="<|im_end|>")
+    tokenizer.chat_template = (
+        "{% for m in messages %}<|im_start|> {{ m['role'] }} {{ m['content'] }} <|im_end|> {% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|> assistant {% endif %}"
+    )
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(special) + len(WORDS), hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
+    model = LlamaForCausalLM(config).eval()
+    model.generation_config.eos_token_id = None
+    return LoadedModel(model, tokenizer, ModelSource("random", "config", "tiny"), "cpu", "float32", 0.0)
+
+
+def ask(idea: str, budget: int, seed: int | None = None, system: str = SYSTEM) -> GenerationRequest:
+    return GenerationRequest((("system", system), ("user", idea)), budget, seed)
+
+
+class ScriptedEngine(ContinuousGenerator):
+    """The real engine, with a rule that can make any forward pass raise, given the rows it serves."""
+
+    def __init__(self, loaded, rule=lambda rows, prefill: None):
+        super().__init__(loaded, max_batch_size=8)
+        self.rule = rule
+        self.prefills: list[int] = []
+        self.steps: list[int] = []
+        self._prefilling = None
+
+    def _prefill(self, row):
+        self._prefilling = row
+        try:
+            return super()._prefill(row)
+        finally:
+            self._prefilling = None
+
+    def _forward(self, *args):
+        prefill = self._prefilling is not None
+        rows = [self._prefilling] if prefill else list(self._rows)
+        (self.prefills if prefill else self.steps).append(len(rows))
+        failure = self.rule(rows, prefill)
+        if failure is not None:
+            raise failure
+        return super()._forward(*args)
+
+
+def seeds_in(rows):
+    return {row.request.seed for row in rows}
+
+
+def test_a_short_request_joins_a_running_long_one_and_leaves_first(tiny):
+    engine = ScriptedEngine(tiny)
+
+    async def scenario():
+        long = asyncio.ensure_future(engine.generate(ask("a red fox in the snow", 400)))
+        while engine.steps_run < 3:
+            await asyncio.sleep(0.001)
+        short = await engine.generate(ask("a cat", 5))
+        return short, long.done(), await long
+
+    short, long_done_when_short_ended, long = asyncio.run(scenario())
+    assert not long_done_when_short_ended
+    assert len(tiny.tokenizer(short, add_special_tokens=False)["input_ids"]) <= 5
+    assert engine.shared_steps >= 4  # the short row's decode steps ran beside the long one
+    assert max(engine.steps) == 2
+    engine.shutdown()
+
+
+def test_each_row_decodes_as_it_would_alone(tiny):
+    engine = ScriptedEngine(tiny)
+    requests = [ask("a cat", 12, seed=1), ask("a red fox in the snow at night", 30, seed=2), ask("a dog", 7)]
+    alone = [engine.generate_batch([r])[0] for r in requests]
+    assert engine.generate_batch(requests) == alone
+    engine.shutdown()
+
+
+def test_a_system_prompt_is_prefilled_once_and_shared(tiny):
+    engine = ScriptedEngine(tiny)
+    engine.generate_batch([ask("a cat", 3), ask("a dog", 3), ask("a red fox", 3)])
+    assert engine.prefix_hits == 2
+    assert engine.prefills[0] == 1 and len(engine.prefills) == 4  # the shared prefix, then each row's own
+    engine.generate_batch([ask("a cat", 3, system="a short one")])  # too short to be worth sharing
+    assert engine.prefix_hits == 2
+    engine.shutdown()
+
+
+def test_a_system_prompt_prefilled_at_start_up_is_not_prefilled_again(tiny):
+    engine = ScriptedEngine(tiny)
+    assert engine.warm_up([SYSTEM, SYSTEM]) >= 0 and engine.prefix_hits == 0
+    engine.generate_batch([ask("a cat", 3)])
+    assert engine.prefix_hits == 1 and engine.prefills == [1]  # the row's own part only
+    engine.shutdown()
+
+
+def test_a_failing_row_does_not_fail_the_others(tiny):
+    def bad_row_in_a_step(rows, prefill):
+        return ValueError("bad row") if not prefill and 2 in seeds_in(rows) else None
+
+    engine = ScriptedEngine(tiny, bad_row_in_a_step)
+    results = engine.generate_batch([ask("a cat", 6, seed=s) for s in range(4)])
+    assert isinstance(results[2], GenerationFailed)
+    assert all(isinstance(results[i], str) for i in (0, 1, 3))
+    engine.shutdown()
+
+
+def test_out_of_memory_runs_the_rows_in_halves_and_loses_nothing(tiny):
+    requests = [ask("a cat", 6, seed=s) for s in range(8)]
+    expected = ScriptedEngine(tiny).generate_batch(requests)
+
+    def oom_above_two_rows(rows, prefill):
+        return RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB") if len(rows) > 2 else None
+
+    engine = ScriptedEngine(tiny, oom_above_two_rows)
+    assert engine.generate_batch(requests) == expected
+    assert max(engine.steps) > 2 and engine.steps[-1] <= 2  # it ran out of memory, then ran in halves
+
+
+def test_a_single_request_still_out_of_memory_after_a_retry_fails_alone(tiny):
+    engine = ScriptedEngine(tiny, lambda rows, prefill: None if prefill else RuntimeError("CUDA out of memory"))
+    [result] = engine.generate_batch([ask("a cat", 6)])
+    assert isinstance(result, GenerationFailed) and engine.steps == [1, 1]
+    assert engine.generate_batch([ask("a dog", 1)])[0] is not None  # still serving
+
+
+def test_a_cuda_error_that_breaks_the_device_is_reported_as_device_lost(tiny):
+    engine = ScriptedEngine(tiny, lambda rows, prefill: None if prefill else RuntimeError(
+        "CUDA error: an illegal memory access was encountered"))
+    results = engine.generate_batch([ask("a cat", 6), ask("a dog", 6)])
+    assert all(isinstance(r, DeviceLost) for r in results)
+
+
+# -- the real embedded model ---------------------------------------------------------------------
+
+def plain_generate(loaded, request: GenerationRequest) -> str:
+    """transformers' own generate, one prompt, the engine's settings."""
+    import torch
+
+    tokenizer = loaded.tokenizer
+    messages = [{"role": role, "content": content} for role, content in request.messages]
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    encoded = tokenizer([text], return_tensors="pt", add_special_tokens=False)
+    with torch.inference_mode():
+        output = loaded.model.generate(**encoded, max_new_tokens=request.max_new_tokens, do_sample=False,
+                                       repetition_penalty=REPETITION_PENALTY, pad_token_id=tokenizer.pad_token_id)
+    return tokenizer.decode(output[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def real(prompt: str, profile: str, budget: int, seed: int | None = None) -> GenerationRequest:
+    return GenerationRequest(build_messages(prompt, PROFILES[profile], None, {}), budget, seed)
+
+
+@pytest.mark.e2e
+def test_greedy_output_is_that_of_plain_generate_alone_and_beside_others(service):
+    generator = service.generator
+    assert isinstance(generator, ContinuousGenerator)
+    requests = [real("a cat", "sdxl_fast", 24), real("a lighthouse in a storm at night", "wan_fast", 32),
+                real("two red apples", "sdxl_fast", 16)]
+    expected = [plain_generate(generator.loaded, r) for r in requests]
+    assert [generator.generate_batch([r])[0] for r in requests] == expected
+    assert generator.generate_batch(requests) == expected
+
+
+@pytest.mark.e2e
+def test_seeded_sampling_is_reproducible_beside_other_requests(service):
+    generator = service.generator
+    seeded = real("a fox in the snow", "sdxl_fast", 24, seed=5)
+    alone = generator.generate_batch([seeded])[0]
+    beside = generator.generate_batch([real("a cat", "wan_fast", 30), seeded])[1]
+    assert alone == beside and alone == generator.generate_batch([seeded])[0]
