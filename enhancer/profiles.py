@@ -90,7 +90,7 @@ MOTION = Element(
 CINEMATOGRAPHY = Element(
     "cinematography",
     ("camera", "shot", "tracking", "pan", "pans", "dolly", "close-up", "wide shot", "framing",
-     "angle", "zoom", "cinematic", "view", "perspective", "frame", "framed", "foreground",
+     "angle", "zoom", "cinematic", "view", "perspective", "foreground",
      "background", "focus", "lens", "aerial", "overhead", "composition", "captures", "captured",
      "in the distance", "panoramic", "depth", "viewpoint", "from above", "from below",
      "bird's-eye", "eye level", "backdrop", "horizon", "silhouette", "silhouetted",
@@ -105,8 +105,7 @@ TEMPORAL = Element(
      "throughout", "over time", "gradually", "slowly", "while", "as the", "as it", "as its",
      "as they", "continues", "begins", "until", "moment", "time-lapse", "seamlessly", "smoothly",
      "steadily", "gently", "lazily", "peacefully", "gracefully", "softly", "calmly", "constantly",
-     "continuously", "occasionally", "rhythmically", "endlessly", "slow motion", "still frame",
-     "static", "motionless", "frozen",
+     "continuously", "occasionally", "rhythmically", "endlessly", "slow motion",
      "\u8fde\u8d2f", "\u4e00\u81f4", "\u7a33\u5b9a", "\u6d41\u7545", "\u7f13\u7f13",
      "\u9010\u6e10"),
     "Details stay consistent from frame to frame.",
