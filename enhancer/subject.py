@@ -11,6 +11,7 @@ cat" for "a dog") does not carry it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 # Hiragana, katakana, CJK ideographs (with extension A and compatibility) and Hangul: scripts
@@ -303,6 +304,9 @@ def carries_subject(text: str, original: str) -> bool:
     doc); of its other words (verbs, adjectives; framing words aside) two in five must be.
     Chinese text is carried when most of the prompt's characters
     other than function characters are in the text."""
+    # A symbol is the user's exact word for a thing: "🐱 sleeping" is about a cat.
+    if any(unicodedata.category(c) == "So" and c not in text for c in original or ""):
+        return False
     if CJK_RUN.search(original or ""):
         return _cjk_coverage(text, original) >= _CJK_SHARE
     original = _VIEW.sub(" ", original)
