@@ -103,13 +103,15 @@ def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCoun
     # A small model's loop in tags ("They're going to jump, They're going to win, ...").
     loops = set(redundant_sentences(body, restatements=False))
     body = distinct([u for i, u in enumerate(body) if i not in loops], original)
-    repaired = len(body) < sum(not _is_quality(u) for u in units)  # a unit of the model's went
 
+    # A check dropped a unit of the model's, or the user's words must lead (set below).
+    repaired = len(body) < sum(not _is_quality(u) for u in units)
     if body and keeps_subject(join(body), original):
         lead: list[str] = []
         body = _subject_first(body, original)
     else:
         lead = subject
+        repaired = True
         body = _without_restatement(body, subject)
     if not quality:
         quality = [t for t in split_tags(QUALITY_TAGS.default) if norm_key(t) not in seen]
@@ -124,7 +126,7 @@ def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCoun
     # Stock tags fill what the rules' draft lacks, or what a thin answer lacks once a check has
     # had to repair it (thin judged on all the model wrote: compressed to fit is not thin); a
     # clean answer passes through as the model wrote it, led by quality tags.
-    if not (rules or ((repaired or bool(lead)) and thin(join(head + body), profile, counter))):
+    if not (rules or (repaired and thin(join(head + body), profile, counter))):
         return join(out)
     for phrase in missing_phrases(profile, original, join(out), skip=(QUALITY_TAGS,)):
         for tag in split_tags(phrase):

@@ -204,7 +204,6 @@ def norm_key(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-
 # A line of tags, not prose: several comma-separated parts, all but one of a few words, none
 # opening like the rest of a clause ("..., and adventure", "..., which ...").
 _MIN_TAGS = 3
@@ -216,7 +215,6 @@ def is_tag_line(tags: list[str]) -> bool:
     if len(tags) < _MIN_TAGS or any(_CLAUSE_START.match(t) for t in tags):
         return False
     return sum(len(t.split()) > _MAX_TAG_WORDS for t in tags) <= 1
-
 
 
 _DANGLING = frozenset(
@@ -257,7 +255,6 @@ def sentences(text: str, drop_dangling: bool = False) -> list[str]:
             seen.add(norm_key(sentence))
             out.append(sentence)
     return out
-
 
 
 def split_tags(text: str) -> list[str]:
