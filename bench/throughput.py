@@ -1,10 +1,12 @@
-"""Throughput: 8 distinct jobs through the handler one after another vs all at once.
+"""Throughput: 8 distinct jobs through the service one after another vs all at once, with the loop
+stop (`STOP_LOOPS`, enhancer/stopping.py) off and on, side by side in one run.
 
-    python bench/throughput.py [--jobs 8] [--job-type sdxl_image_fast]
+    python bench/throughput.py [--jobs 8] [--job-type video_fast] [--stop-loops off on]
 
-Both runs use the same warm service (embedded model unless MODEL_PATH/MODEL_NAME say otherwise),
-with the cache off so every job generates. GENERATION_ENGINE picks the engine (continuous, the
-default, or batch); `bench/serving.py` compares both through RunPod's local API.
+Each configuration is a fresh warm service (embedded model unless MODEL_PATH/MODEL_NAME say
+otherwise) with the cache off, so every job generates; they run one after the other, never at the
+same time. GENERATION_ENGINE picks the engine (continuous, the default, or batch); `bench/serving.py`
+compares the engines through RunPod's local API.
 """
 
 from __future__ import annotations
@@ -20,43 +22,61 @@ from enhancer.service import EnhancementService
 
 
 async def run(service: EnhancementService, prompts: list[str], job_type: str, together: bool):
-    jobs = [{"prompt": p, "job_type": job_type, "use_cache": False} for p in prompts]
-    before = (service.generator.batches_run, service.generator.rows_run)
+    jobs = [{"prompt": p, "job_type": job_type, "use_cache": False, "include_raw": True} for p in prompts]
+    before = service.generator.batches_run
     started = time.perf_counter()
     if together:
         results = await asyncio.gather(*(service.handle(job) for job in jobs))
     else:
         results = [await service.handle(job) for job in jobs]
-    seconds = time.perf_counter() - started
-    batches = service.generator.batches_run - before[0]
-    return seconds, batches, results
+    return time.perf_counter() - started, service.generator.batches_run - before, results
+
+
+async def measure(stop_loops: bool, prompts: list[str], job_type: str) -> dict:
+    service = EnhancementService.build(bench_settings(max_batch_size=len(prompts), stop_loops=stop_loops))
+    try:
+        await service.handle({"prompt": "warm up", "job_type": job_type, "use_cache": False})
+        one_by_one, steps_seq, sequential = await run(service, prompts, job_type, together=False)
+        at_once, steps_together, together = await run(service, prompts, job_type, together=True)
+        tokenizer = service.generator.tokenizer
+        return {
+            "one_by_one": one_by_one, "at_once": at_once, "steps_seq": steps_seq, "steps_together": steps_together,
+            "answers": [r["enhanced_prompt"] for r in sequential],
+            "same_modes": sum(a["enhanced_prompt"] == b["enhanced_prompt"] for a, b in zip(sequential, together)),
+            "raw_tokens": [len(tokenizer(r["raw_model_text"] or "")["input_ids"]) for r in sequential],
+            "model": service.generator.model_id, "device": service.generator.loaded.device,
+            "engine": service.settings.generation_engine,
+        }
+    finally:
+        service.close()
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=8)
-    parser.add_argument("--job-type", default="sdxl_image_fast")
+    parser.add_argument("--job-type", default="video_fast")
+    parser.add_argument("--stop-loops", nargs="+", default=["off", "on"], choices=["off", "on"])
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-
-    service = EnhancementService.build(bench_settings(max_batch_size=args.jobs))
     prompts = eval_prompts()[: args.jobs]
-    await service.handle({"prompt": "warm up", "use_cache": False})
 
-    one_by_one, calls_seq, sequential = await run(service, prompts, args.job_type, together=False)
-    at_once, calls_batch, batched = await run(service, prompts, args.job_type, together=True)
-    same = sum(a["enhanced_prompt"] == b["enhanced_prompt"] for a, b in zip(sequential, batched))
-
-    print(f"# bench/throughput.py: {args.jobs} distinct {args.job_type} jobs, model {service.generator.model_id}, "
-          f"device {service.generator.loaded.device}, engine {service.settings.generation_engine}")
-    unit = "decode steps" if service.settings.generation_engine == "continuous" else "generate calls"
-    print(f"| mode | seconds | jobs/s | {unit} |")
-    print("| --- | --- | --- | --- |")
-    print(f"| one after another | {one_by_one:.2f} | {args.jobs / one_by_one:.2f} | {calls_seq} |")
-    print(f"| all at once | {at_once:.2f} | {args.jobs / at_once:.2f} | {calls_batch} |")
-    print(f"\nspeed-up: {one_by_one / at_once:.2f}x (goal: at least 4x); "
-          f"identical answers in both modes: {same}/{args.jobs}")
-    service.close()
+    results = {}
+    for setting in args.stop_loops:
+        results[setting] = r = await measure(setting == "on", prompts, args.job_type)
+        if len(results) == 1:
+            print(f"# bench/throughput.py, {time.strftime('%Y-%m-%d %H:%M')}: {args.jobs} distinct {args.job_type} "
+                  f"jobs, model {r['model']}, device {r['device']}, engine {r['engine']}, cache off")
+            print("| loop stop | one after another (s) | all at once (s) | speed-up (goal >= 4x) | decode steps "
+                  "one by one / at once | tokens per answer | same answer both modes |")
+            print("| --- | --- | --- | --- | --- | --- | --- |")
+        print(f"| {setting} | {r['one_by_one']:.2f} | {r['at_once']:.2f} | {r['one_by_one'] / r['at_once']:.2f}x | "
+              f"{r['steps_seq']} / {r['steps_together']} | {' '.join(map(str, r['raw_tokens']))} | "
+              f"{r['same_modes']}/{args.jobs} |", flush=True)
+    if len(results) == 2:
+        same = sum(a == b for a, b in zip(results["off"]["answers"], results["on"]["answers"]))
+        print(f"\nfinal answers identical with the loop stop off and on: {same}/{args.jobs}; one after another "
+              f"{results['off']['one_by_one'] / results['on']['one_by_one']:.2f}x faster with it, all at once "
+              f"{results['off']['at_once'] / results['on']['at_once']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -72,6 +72,7 @@ class Settings:
     allow_model_download: bool = False
     video_tokenizer_path: str | None = None
     converted_model_dir: Path | None = None
+    model_dtype: str = "auto"
     cache_dir: Path = Path(".cache/prompt-enhancer")
     cache_size_limit_mb: int = 1024
     cache_ttl_seconds: int | None = None
@@ -80,6 +81,7 @@ class Settings:
     worker_id: str = "local"
     generation_engine: str = "continuous"
     generation_cache: str = "dynamic"
+    stop_loops: bool = True
     max_concurrency: int = 8
     max_batch_size: int = 8
     batch_wait_ms: int = 10
@@ -102,6 +104,7 @@ class Settings:
             allow_model_download=_flag(env.get("ALLOW_MODEL_DOWNLOAD")),
             video_tokenizer_path=_optional(env.get("VIDEO_TOKENIZER_PATH")),
             converted_model_dir=_converted_dir(env.get("CONVERTED_MODEL_DIR")),
+            model_dtype=_choice(env, "MODEL_DTYPE", ("auto", "bfloat16", "float16", "float32")),
             cache_dir=Path(_optional(env.get("CACHE_DIR")) or default_cache_dir()),
             cache_size_limit_mb=_int(env, "CACHE_SIZE_LIMIT_MB", 1024),
             cache_ttl_seconds=ttl if ttl > 0 else None,
@@ -110,6 +113,7 @@ class Settings:
             worker_id=_optional(env.get("RUNPOD_POD_ID")) or default_worker_id(),
             generation_engine=_choice(env, "GENERATION_ENGINE", ("continuous", "batch")),
             generation_cache=_choice(env, "GENERATION_CACHE", ("dynamic", "static")),
+            stop_loops=_flag(env.get("STOP_LOOPS", "1")),
             max_concurrency=max(1, _int(env, "MAX_CONCURRENCY", 8)),
             max_batch_size=max(1, _int(env, "MAX_BATCH_SIZE", 8)),
             batch_wait_ms=max(0, _int(env, "BATCH_WAIT_MS", 10)),

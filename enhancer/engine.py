@@ -35,6 +35,7 @@ from .model import (
     _is_device_lost,
     _is_oom,
 )
+from .stopping import is_looping
 
 log = logging.getLogger(__name__)
 
@@ -111,14 +112,17 @@ class ContinuousGenerator:
 
     engine = "continuous"
 
-    def __init__(self, loaded: LoadedModel, max_batch_size: int = 8, prefix_cache_entries: int = 16) -> None:
+    def __init__(self, loaded: LoadedModel, max_batch_size: int = 8, prefix_cache_entries: int = 16,
+                 stop_loops: bool = True) -> None:
         self.loaded = loaded
+        self.stop_loops = stop_loops
         self.max_batch_size = max(1, max_batch_size)
         self.prefix_cache_entries = prefix_cache_entries
         self.rows_run = 0  # requests answered by the model
         self.steps_run = 0  # decode steps
         self.shared_steps = 0  # decode steps that served more than one request
         self.prefix_hits = 0  # prefills that reused a kept system prompt
+        self.loops_stopped = 0  # rows ended early because they were repeating themselves
         self.warmup_seconds: float | None = None
         self._prefixes: OrderedDict[tuple[int, ...], list] = OrderedDict()
         self._system_ids: OrderedDict[str, list[int]] = OrderedDict()
@@ -400,12 +404,14 @@ class ContinuousGenerator:
 
     def _finished(self, row: _Row, eos: set[int] | None = None) -> bool:
         eos = self._eos() if eos is None else eos
-        return row.generated[-1] in eos or len(row.generated) >= row.request.max_new_tokens
+        return (row.generated[-1] in eos or len(row.generated) >= row.request.max_new_tokens
+                or (self.stop_loops and is_looping(row.generated)))
 
     def _finish(self, row: _Row) -> None:
         if row.cancelled():
             return
         self.rows_run += 1
+        self.loops_stopped += self.stop_loops and row.generated[-1] not in self._eos() and is_looping(row.generated)
         row.deliver(self.loaded.tokenizer.decode(row.generated, skip_special_tokens=True))
 
     def _clear_batch(self) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings
+from .stopping import loop_stopping_criteria
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,17 @@ def _save_converted(model, tokenizer, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def load_model(source: ModelSource, converted_root: Path | None = None) -> LoadedModel:
+def model_dtype(name: str, cuda: bool):
+    """The dtype of weights and activations: bfloat16 on a GPU, float32 on a CPU, unless MODEL_DTYPE
+    names one (float16 for a GPU without bfloat16; why not bfloat16 on a CPU: docs/performance.md)."""
+    import torch
+
+    if name == "auto":
+        return torch.bfloat16 if cuda else torch.float32
+    return getattr(torch, name)
+
+
+def load_model(source: ModelSource, converted_root: Path | None = None, dtype_name: str = "auto") -> LoadedModel:
     """Load tokenizer and model; a GGUF file is dequantized once and kept as safetensors, because
     dequantizing takes most of a cold start."""
     import torch
@@ -149,7 +160,7 @@ def load_model(source: ModelSource, converted_root: Path | None = None) -> Loade
 
     started = time.perf_counter()
     cuda = torch.cuda.is_available()
-    dtype = torch.bfloat16 if cuda else torch.float32
+    dtype = model_dtype(dtype_name, cuda)
     dtype_name = str(dtype).removeprefix("torch.")
     location, gguf_file, weights_from = source.location, source.gguf_file, "checkpoint"
     converted = None
@@ -188,14 +199,14 @@ def load_with_fallback(settings: Settings) -> LoadedModel:
     """Load the resolved model; if that fails, the embedded default rather than no model at all."""
     source = resolve_model_source(settings)
     try:
-        return load_model(source, settings.converted_model_dir)
+        return load_model(source, settings.converted_model_dir, settings.model_dtype)
     except Exception as exc:
         embedded = embedded_model_source()
         if source.kind == "embedded" or embedded is None:
             raise
         log.error("loading %s failed (%s: %s); loading the embedded default", source.model_id,
                   type(exc).__name__, exc)
-        return load_model(embedded, settings.converted_model_dir)
+        return load_model(embedded, settings.converted_model_dir, settings.model_dtype)
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -235,6 +246,7 @@ class Generator:
     # "static" preallocates the KV cache, which lets transformers compile the decode step on CUDA:
     # faster per token, but every new batch shape compiles once (see README, Performance).
     generation_cache: str = "dynamic"
+    stop_loops: bool = True  # see stopping.py
     batches_run: int = 0
     rows_run: int = 0
     _executor: ThreadPoolExecutor = field(
@@ -341,6 +353,8 @@ class Generator:
         }
         if self.generation_cache == "static":
             options["cache_implementation"] = "static"
+        if self.stop_loops:
+            options["stopping_criteria"] = loop_stopping_criteria(encoded["input_ids"].shape[1])
         if seed is None:
             options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         else:

@@ -132,12 +132,13 @@ class EnhancementService:
         try:
             loaded = load_with_fallback(settings)
             if settings.generation_engine == "continuous":
-                generator = ContinuousGenerator(loaded, settings.max_batch_size)
+                generator = ContinuousGenerator(loaded, settings.max_batch_size, stop_loops=settings.stop_loops)
                 # Every profile's system prompt prefilled before the first job: no job pays for it.
                 prompts = [p.system_prompt for p in PROFILES.values()] + [p.legacy_system_prompt for p in PROFILES.values()]
                 log.info("system prompts prefilled in %.2fs", generator.warm_up(prompts))
             else:
-                generator = Generator(loaded, settings.max_batch_size, settings.batch_wait_ms, settings.generation_cache)
+                generator = Generator(loaded, settings.max_batch_size, settings.batch_wait_ms, settings.generation_cache,
+                                      stop_loops=settings.stop_loops)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.error("model unavailable, serving the emergency fallback: %s", error)
@@ -333,10 +334,12 @@ class EnhancementService:
             "max_batch_size": settings.max_batch_size,
             "batches_run": generator.batches_run if generator else 0,
             "rows_run": generator.rows_run if generator else 0,
+            "stop_loops": settings.stop_loops,
         }
         if isinstance(generator, ContinuousGenerator):
             block.update(steps_run=generator.steps_run, shared_steps=generator.shared_steps,
-                         prefix_hits=generator.prefix_hits, warmup_seconds=generator.warmup_seconds)
+                         prefix_hits=generator.prefix_hits, loops_stopped=generator.loops_stopped,
+                         warmup_seconds=generator.warmup_seconds)
         else:
             block.update(batch_wait_ms=settings.batch_wait_ms, generation_cache=settings.generation_cache)
         return block

@@ -38,3 +38,21 @@ def test_the_generation_engine_is_continuous_unless_batch_is_asked_for():
     assert Settings.from_env({"GENERATION_ENGINE": "batch"}).generation_engine == "batch"
     with pytest.raises(ValueError, match="GENERATION_ENGINE"):
         Settings.from_env({"GENERATION_ENGINE": "paged"})
+
+
+def test_the_model_dtype_follows_the_device_unless_named():
+    import torch
+
+    from enhancer.model import model_dtype
+
+    assert Settings.from_env({}).model_dtype == "auto"
+    assert model_dtype("auto", cuda=True) == torch.bfloat16 and model_dtype("auto", cuda=False) == torch.float32
+    named = Settings.from_env({"MODEL_DTYPE": "float16"}).model_dtype
+    assert model_dtype(named, cuda=True) == torch.float16
+    with pytest.raises(ValueError, match="MODEL_DTYPE"):
+        Settings.from_env({"MODEL_DTYPE": "int4"})
+
+
+def test_the_loop_stop_is_on_unless_turned_off():
+    assert Settings.from_env({}).stop_loops
+    assert not Settings.from_env({"STOP_LOOPS": "0"}).stop_loops

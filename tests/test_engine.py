@@ -11,6 +11,7 @@ from enhancer.engine import ContinuousGenerator
 from enhancer.model import REPETITION_PENALTY, DeviceLost, GenerationFailed, GenerationRequest, LoadedModel, ModelSource
 from enhancer.profiles import PROFILES
 from enhancer.service import build_messages
+from enhancer.stopping import is_looping
 
 SYSTEM = ("You rewrite short ideas into detailed prompts for an image model and answer with the prompt "
           "alone with no preamble and no explanation at all")
@@ -50,8 +51,8 @@ def ask(idea: str, budget: int, seed: int | None = None, system: str = SYSTEM) -
 class ScriptedEngine(ContinuousGenerator):
     """The real engine, with a rule that can make any forward pass raise, given the rows it serves."""
 
-    def __init__(self, loaded, rule=lambda rows, prefill: None):
-        super().__init__(loaded, max_batch_size=8)
+    def __init__(self, loaded, rule=lambda rows, prefill: None, stop_loops: bool = False):
+        super().__init__(loaded, max_batch_size=8, stop_loops=stop_loops)  # off: every row runs its budget
         self.rule = rule
         self.prefills: list[int] = []
         self.steps: list[int] = []
@@ -122,6 +123,22 @@ def test_a_system_prompt_prefilled_at_start_up_is_not_prefilled_again(tiny):
     engine.shutdown()
 
 
+def test_a_row_stuck_in_a_loop_ends_there_and_the_others_run_on(tiny):
+    requests = [ask("a cat", 200), ask("a red fox in the snow at night", 200), ask("a dog", 40)]
+    full = ScriptedEngine(tiny).generate_batch(requests)
+    loops = [is_looping(tiny.tokenizer(text, add_special_tokens=False)["input_ids"]) for text in full]
+    assert any(loops[:2]), "the random model should loop within 200 tokens"
+    engine = ScriptedEngine(tiny, stop_loops=True)
+    stopped = engine.generate_batch(requests)
+    for whole, cut, looped in zip(full, stopped, loops):
+        if looped:
+            assert whole.startswith(cut) and len(cut) < len(whole)
+            assert is_looping(tiny.tokenizer(cut, add_special_tokens=False)["input_ids"])
+        else:
+            assert cut == whole
+    engine.shutdown()
+
+
 def test_a_failing_row_does_not_fail_the_others(tiny):
     def bad_row_in_a_step(rows, prefill):
         return ValueError("bad row") if not prefill and 2 in seeds_in(rows) else None
@@ -161,17 +178,21 @@ def test_a_cuda_error_that_breaks_the_device_is_reported_as_device_lost(tiny):
 
 # -- the real embedded model ---------------------------------------------------------------------
 
-def plain_generate(loaded, request: GenerationRequest) -> str:
+def plain_generate(loaded, request: GenerationRequest, stop_loops: bool = True) -> str:
     """transformers' own generate, one prompt, the engine's settings."""
     import torch
+
+    from enhancer.stopping import loop_stopping_criteria
 
     tokenizer = loaded.tokenizer
     messages = [{"role": role, "content": content} for role, content in request.messages]
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     encoded = tokenizer([text], return_tensors="pt", add_special_tokens=False)
+    stopping = loop_stopping_criteria(encoded["input_ids"].shape[1]) if stop_loops else None
     with torch.inference_mode():
         output = loaded.model.generate(**encoded, max_new_tokens=request.max_new_tokens, do_sample=False,
-                                       repetition_penalty=REPETITION_PENALTY, pad_token_id=tokenizer.pad_token_id)
+                                       repetition_penalty=REPETITION_PENALTY, pad_token_id=tokenizer.pad_token_id,
+                                       stopping_criteria=stopping)
     return tokenizer.decode(output[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
@@ -197,3 +218,23 @@ def test_seeded_sampling_is_reproducible_beside_other_requests(service):
     alone = generator.generate_batch([seeded])[0]
     beside = generator.generate_batch([real("a cat", "wan_fast", 30), seeded])[1]
     assert alone == beside and alone == generator.generate_batch([seeded])[0]
+
+
+@pytest.mark.e2e
+def test_an_answer_stuck_in_a_loop_ends_early_and_is_finished_as_the_whole_one(service):
+    """"a person is playing football" makes the embedded model say "He is wearing a helmet." over
+    and over up to the budget; the engine stops a few copies in, and the cleaner, which keeps a
+    sentence only once, makes the same prompt of both."""
+    from enhancer.answer import finish
+
+    generator, profile, prompt = service.generator, PROFILES["wan_fast"], "a person is playing football"
+    request = real(prompt, "wan_fast", profile.max_new_tokens)
+    whole = plain_generate(generator.loaded, request, stop_loops=False)
+    loops_before = generator.loops_stopped
+    stopped = generator.generate_batch([request])[0]
+    assert generator.loops_stopped == loops_before + 1
+    assert stopped == plain_generate(generator.loaded, request)
+    tokens = generator.tokenizer(stopped, add_special_tokens=False)["input_ids"]
+    assert whole.startswith(stopped) and len(tokens) < profile.max_new_tokens - 50
+    counter = service._counter(profile)
+    assert finish(stopped, prompt, profile, counter) == finish(whole, prompt, profile, counter)

@@ -553,6 +553,15 @@ def test_clean_keeps_words_the_user_wrote_even_when_they_sound_like_chatter():
     assert clean(raw, original) == raw
 
 
+def test_a_line_of_dialogue_in_prose_goes_whole_not_tag_by_tag():
+    # The embedded model's answer to "A man jogging on a football field": the quoted speech has
+    # commas enough to pass for tags, which once left '" he said, "it's a great day...' behind.
+    raw = ('The man jogged along the soccer field wearing his jersey. He looked up, smiling. '
+           "\"I'm so glad you're here,\" he said, \"it's a great day to be out there.\"")
+    assert clean(raw, "A man jogging on a football field") == (
+        "The man jogged along the soccer field wearing his jersey. He looked up, smiling.")
+
+
 def test_an_answer_made_only_of_meta_talk_is_unusable():
     raw = "The user wants a cat. Here's how you could rephrase it. I hope this helps!"
     assert is_unusable(clean(raw, "a cat"), "a cat")
