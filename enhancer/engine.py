@@ -31,6 +31,7 @@ from .model import (
     GenerationFailed,
     GenerationRequest,
     LoadedModel,
+    ServesModel,
     _free_accelerator_memory,
     _is_device_lost,
     _is_oom,
@@ -107,7 +108,7 @@ class _Row:
         self.generated, self.sampler = [], None
 
 
-class ContinuousGenerator:
+class ContinuousGenerator(ServesModel):
     """The model behind a step-level scheduler; same interface as the micro-batching `Generator`."""
 
     engine = "continuous"
@@ -135,14 +136,6 @@ class ContinuousGenerator:
         self._clear_batch()
 
     # -- interface ----------------------------------------------------------------------------
-
-    @property
-    def model_id(self) -> str:
-        return self.loaded.source.model_id
-
-    @property
-    def tokenizer(self):
-        return self.loaded.tokenizer
 
     @property
     def batches_run(self) -> int:  # the micro-batcher's figure; here every step is a batch

@@ -236,8 +236,22 @@ class _LoopState:
     worker: asyncio.Task | None = None
 
 
+class ServesModel:
+    """What the service reads off either engine: which model answers, and its tokenizer."""
+
+    loaded: LoadedModel
+
+    @property
+    def model_id(self) -> str:
+        return self.loaded.source.model_id
+
+    @property
+    def tokenizer(self):
+        return self.loaded.tokenizer
+
+
 @dataclass
-class Generator:
+class Generator(ServesModel):
     """One warm model behind a micro-batcher: concurrent requests share one `generate` call."""
 
     loaded: LoadedModel
@@ -253,14 +267,6 @@ class Generator:
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
     )
     _loops: dict[int, _LoopState] = field(default_factory=dict)
-
-    @property
-    def model_id(self) -> str:
-        return self.loaded.source.model_id
-
-    @property
-    def tokenizer(self):
-        return self.loaded.tokenizer
 
     async def generate(self, request: GenerationRequest) -> str:
         loop = asyncio.get_running_loop()
