@@ -23,7 +23,7 @@ from .answer import finish
 from .postprocess import clean
 from .postprocess.checks import unseen
 from .postprocess.stock import is_drawn, is_still
-from .postprocess.text import is_tag_line, sentences, split_tags
+from .postprocess.text import sentences, units_of
 from .profiles import (
     CAMERA,
     JOB_TYPES,
@@ -75,8 +75,7 @@ def model_units(text: str) -> list[str]:
     """The model's units: the tags of a tag answer, else its sentences."""
     out: list[str] = []
     for sentence in sentences(text):
-        tags = split_tags(sentence)
-        out.extend(tags if is_tag_line(tags) else [sentence])
+        out.extend(units_of(sentence))
     return out
 
 

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from enhancer.postprocess import clean, is_unusable, optimize
+from enhancer.postprocess.text import units_of
 from enhancer.profiles import (
     CAMERA,
     CINEMATOGRAPHY,
@@ -560,6 +561,23 @@ def test_a_line_of_dialogue_in_prose_goes_whole_not_tag_by_tag():
            "\"I'm so glad you're here,\" he said, \"it's a great day to be out there.\"")
     assert clean(raw, "A man jogging on a football field") == (
         "The man jogged along the soccer field wearing his jersey. He looked up, smiling.")
+
+
+def test_an_sdxl_prose_sentence_with_commas_stays_one_sentence_in_its_order():
+    # GPT-4's DALL-E 3 upsampling of a DrawBench prompt (enhancer/data/real_answers.jsonl): its
+    # first sentence was once split at its commas into "tags" and reordered around the subject,
+    # giving "... in a bold, a charming, modern font".
+    prompt = "A storefront with 'Google Research Pizza Cafe' written on it."
+    first = ('a charming, rustic storefront adorned with ivy and twinkling string lights displays the words '
+             '"google research pizza cafe" in a bold, modern font.')
+    raw = (first + " through the large windows, patrons can be seen enjoying their meals while discussing "
+           "the latest technological advancements. a welcoming outdoor seating area is decorated with potted "
+           "plants and cozy cushions, inviting passersby to stop and enjoy a slice of pizza.")
+    out = optimize(clean(raw, prompt), prompt, SDXL_FAST, CLIP)
+    assert first in out
+    # A line of short tags that ends with a full stop is still tags.
+    assert units_of("a cat on a sofa, soft light, 8k, sharp focus.") == ["a cat on a sofa", "soft light", "8k",
+                                                                           "sharp focus"]
 
 
 def test_an_answer_made_only_of_meta_talk_is_unusable():

@@ -13,11 +13,10 @@ from ..quality import chatter_markers
 from ..subject import content_words
 from .text import (
     ENDS_TERMINATED,
-    find_spans,
-    is_tag_line,
     meaningful,
     pieces,
     structure,
+    units_of,
 )
 
 # Chat-template tokens left in when decoding kept special tokens, with the role that follows one.
@@ -193,21 +192,20 @@ def _drop_chatter(line: str, original: str) -> str:
     """The line without its sentences that talk about the task (see `quality.chatter_markers`).
 
     In prose the whole sentence goes: what is left of it would not read. In a line of tags
-    (one sentence: a line of several is prose, even where one of them has commas enough to
-    pass for tags, as dialogue does) only the tags that talk go, so one "perfect for your wall"
-    does not take the rest."""
+    (`units_of`: dialogue has commas enough to pass for tags, but not their length) only the
+    tags that talk go, so one "perfect for your wall" does not take the rest."""
     if not chatter_markers(line, original):
         return line
     text, spans = structure(line)
-    line_sentences = [s.strip() for s in pieces(text, spans, tags=False) if s.strip()]
     kept: list[str] = []
-    for sentence in line_sentences:
-        if not chatter_markers(sentence, original):
-            kept.append(sentence)
+    for sentence in pieces(text, spans, tags=False):
+        sentence = sentence.strip()
+        if not sentence or not chatter_markers(sentence, original):
+            if sentence:
+                kept.append(sentence)
             continue
-        _, inner = find_spans(sentence)
-        tags = [t.strip() for t in pieces(sentence, inner, tags=True) if t.strip()]
-        if len(line_sentences) == 1 and is_tag_line(tags):
+        tags = units_of(sentence)
+        if len(tags) > 1:
             tags = [t for t in tags if not chatter_markers(t, original)]
             if tags:
                 kept.append(", ".join(tags))

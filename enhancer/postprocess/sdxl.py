@@ -22,13 +22,13 @@ from .stock import lacks, missing_phrases, thin
 from .text import (
     ENDS_TERMINATED,
     fitting_prefix,
-    is_tag_line,
     meaningful,
     norm_key,
     pieces,
     present,
     split_tags,
     structure,
+    units_of,
     unwrap,
 )
 
@@ -77,9 +77,7 @@ def _units(text: str) -> tuple[list[str], list[str]]:
         piece = " ".join(piece.split()).strip(" ,;:-\u2013\u2014\u2022*")
         if not meaningful(piece):
             continue
-        tags = split_tags(piece)
-        units.extend(tags if is_tag_line(tags) or len(tags) == 1 and not ENDS_TERMINATED.search(piece)
-                     else [piece])
+        units.extend(units_of(piece))
     return lead, units
 
 

@@ -211,10 +211,13 @@ _MAX_TAG_WORDS = 5
 _CLAUSE_START = re.compile(r"^(?:and|or|but|nor|so|yet|which|who|whose|that|while|as|because|where|when)\b", re.I)
 
 
-def is_tag_line(tags: list[str]) -> bool:
+def is_tag_line(tags: list[str], in_prose: bool = False) -> bool:
+    """`in_prose`: the parts make a sentence that ends like one. There a long part is a clause
+    and the commas are the sentence's ("a charming, rustic storefront ... displays the words
+    ... in a bold, modern font."), so every part must be short."""
     if len(tags) < _MIN_TAGS or any(_CLAUSE_START.match(t) for t in tags):
         return False
-    return sum(len(t.split()) > _MAX_TAG_WORDS for t in tags) <= 1
+    return sum(len(t.split()) > _MAX_TAG_WORDS for t in tags) <= (0 if in_prose else 1)
 
 
 _DANGLING = frozenset(
@@ -265,6 +268,15 @@ def split_tags(text: str) -> list[str]:
         if tag:
             out.append(tag)
     return out
+
+
+def units_of(sentence: str) -> list[str]:
+    """A sentence's units: its tags when it is a list of tags, else the sentence whole."""
+    tags = split_tags(sentence)
+    terminated = bool(ENDS_TERMINATED.search(sentence))
+    if is_tag_line(tags, in_prose=terminated) or (len(tags) == 1 and not terminated):
+        return tags
+    return [sentence]
 
 
 def unwrap(tag: str) -> str:
