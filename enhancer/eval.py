@@ -43,10 +43,10 @@ from .quality import (
 )
 from .service import EnhancementService, build_messages
 from .subject import (
+    asks_for_person,
     carries_subject,
     content_words,
     invents_animal,
-    mentions_person,
     subject_coverage,
 )
 from .tokens import clip_counter, video_counter
@@ -140,7 +140,7 @@ def _percentile(samples: list[float], p: float) -> float:
 def summarize(rows: list[Row], counter_name: str) -> dict[str, Any]:
     n = len(rows)
     fitting = [r for r in rows if r.prompt_tokens <= r.budget]
-    person_free = [r for r in rows if not mentions_person(r.prompt)]
+    person_free = [r for r in rows if not asks_for_person(r.prompt)]
     foreign = [r for r in rows if r.non_english]
     english = [r for r in rows if not r.non_english]
     raws = [r for r in rows if r.raw_score is not None]

@@ -21,6 +21,7 @@ from .profiles import (
     Profile,
 )
 from .subject import (
+    asks_for_person,
     mentions_person,
     stems,
     subject_coverage,
@@ -142,7 +143,7 @@ def assess(text: str, original: str, profile: Profile, counter: TokenCounter) ->
 def invents_person(answer: str, original: str) -> bool:
     """A person in the answer when the user's prompt had none (Wan's own extension did this to
     36% of person-free prompts)."""
-    return mentions_person(answer) and not mentions_person(original)
+    return mentions_person(answer) and not asks_for_person(original)
 
 
 # Meta talk: sentences about the user, the prompt, rewriting, or the image being made, and the

@@ -33,8 +33,8 @@ from .profiles import (
     VIDEO_QUALITY,
     resolve_profile,
 )
-from .quality import assess, defects, is_non_english, non_latin_runs
-from .subject import carries_subject, mentions_person
+from .quality import assess, defects, invents_person, is_non_english, non_latin_runs
+from .subject import carries_subject
 from .tokens import TokenCounter
 
 _TIERS = {"sdxl": ("sdxl_image_fast", "sdxl_image_high"), "wan": ("video_fast", "video_high")}
@@ -164,7 +164,7 @@ def kept_whole_eligible(cleaned: str, raw: str, prompt: str, counter: TokenCount
     worker has nothing to repair in it."""
     return (" ".join(cleaned.split()) == " ".join(raw.split())
             and counter.count(cleaned) <= budget
-            and not (mentions_person(cleaned) and not mentions_person(prompt))
+            and not invents_person(cleaned, prompt)
             and not any(unseen(s, prompt) for s in sentences(cleaned))
             and not stray_script(cleaned, prompt))
 

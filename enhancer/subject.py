@@ -219,6 +219,37 @@ def mentions_person(text: str) -> bool:
 
 # Words about the framing or the medium rather than the subject: a model that turns "In a still
 # frame, a stop sign" into "A red stop sign stands on a quiet street" has kept the subject.
+# Asking for people is judged more broadly than mentioning them: a prompt word that is as often
+# something else ("a couple of trees") still lets the answer show people, which costs little,
+# whereas in an answer it would get a sentence dropped.
+_PROMPT_PERSON_WORDS = frozenset("couple couples twins lovers newlyweds".split())
+# A prompt that opens on a name doing what people do ("Gwen Stacy reading a book", "Vincent van
+# Gogh is painting in the room", "Yoda playing guitar on the stage") is about that person or
+# character, and the answer may call them "she" or "a man".
+_NAMED_DOER = re.compile(
+    r"^((?:[A-Z][\w'\u2019.\-]*|van|von|de|da|del|der|la|le)(?:\s+(?:[A-Z][\w'\u2019.\-]*|van|von|de|da|del|der|la|le))*)"
+    r"\s+(?:(?:is|are)\s+)?(?:reading|writing|painting|drawing|playing|dancing|singing|walking|running|"
+    r"jogging|eating|drinking|cooking|riding|driving|holding|wearing|smiling|laughing|crying|talking|"
+    r"speaking|fighting|sitting|sleeping|jumping|swimming|surfing|skiing|skating|waving|hugging|"
+    r"kissing|looking|working|studying|teaching|giving|making|taking|throwing|catching|climbing)\b"
+)
+_NOT_A_NAME = frozenset("a an the this that these those my our your his her its their one two three some".split())
+
+
+@lru_cache(maxsize=1024)
+def asks_for_person(prompt: str) -> bool:
+    """Whether the prompt puts a person in the picture: a person noun or pronoun
+    (`mentions_person`), a word for a pair of people, or a name that opens it and does what
+    people do."""
+    if mentions_person(prompt) or any(w in _PROMPT_PERSON_WORDS for w in LETTERS.findall(prompt.lower())):
+        return True
+    named = _NAMED_DOER.match(prompt.strip())
+    if not named:
+        return False
+    words = named.group(1).lower().split()
+    return words[0] not in _NOT_A_NAME and not any(_group(w) for w in words)
+
+
 _FRAMING = frozenset(
     "still frame photo photograph picture image shot view style footage video hd close up closeup "
     "tableau scene beautiful nice cool colored coloured".split()

@@ -20,7 +20,7 @@ from enhancer.profiles import (
     RESOLUTION,
     TECHNICAL,
 )
-from enhancer.subject import carries_subject, subject_coverage
+from enhancer.subject import asks_for_person, carries_subject, subject_coverage
 from enhancer.tokens import EstimateTokenCounter, clip_counter
 
 CLIP = clip_counter()
@@ -592,6 +592,21 @@ def test_sdxl_drops_tags_that_bring_in_people_the_prompt_did_not_have():
     # People the user asked for stay.
     out = optimize("a woman in a park, she has bright blue hair, soft light", "a woman in a park", SDXL_FAST, CLIP)
     assert "she has bright blue hair" in out
+
+
+@pytest.mark.parametrize("prompt", ["Gwen Stacy reading a book", "Vincent van Gogh is painting in the room",
+                                    "Yoda playing guitar on the stage", "A couple walking in the rain"])
+def test_a_prompt_that_names_its_person_asks_for_one(prompt):
+    assert asks_for_person(prompt)
+    out = optimize(f"{prompt}. She smiles as the light changes.", prompt, WAN_FAST, ESTIMATE)
+    assert "She smiles" in out
+
+
+@pytest.mark.parametrize("prompt", ["A cute happy Corgi playing in park", "Cats dancing in a space club",
+                                    "Mount Fuji rising above the clouds", "The Eiffel Tower at night",
+                                    "A beautiful coastal beach, Van Gogh style"])
+def test_a_prompt_without_a_person_or_a_named_doer_does_not_ask_for_one(prompt):
+    assert not asks_for_person(prompt)
 
 
 def test_wan_drops_sentences_that_bring_in_people_the_prompt_did_not_have():

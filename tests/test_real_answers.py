@@ -121,6 +121,27 @@ def test_a_stray_chinese_word_in_an_english_answer_goes_with_its_sentence(prompt
         assert row.enhancement_source == "worker_fallback"
 
 
+@pytest.mark.parametrize(("model", "prompt", "sentence"), [
+    ("GPT-4o", "Yoda playing guitar on the stage", "His green, wrinkled fingers expertly strum the strings"),
+    ("GPT-4o", "A couple in formal evening wear going home get caught in a heavy downpour with umbrellas, "
+     "black and white", "The man, in a sharp black tuxedo, holds a large umbrella"),
+])
+@pytest.mark.parametrize("job_type", ["video_fast", "video_high"])
+def test_the_person_a_prompt_names_is_not_an_invented_one(model, prompt, sentence, job_type):
+    row = run(model, prompt, job_type)
+    assert sentence in row.answer
+    assert not row.answer.startswith(prompt)  # the answer carries the subject: no restatement in front
+
+
+@pytest.mark.parametrize("job_type", ["sdxl_image_fast", "sdxl_image_high"])
+def test_a_prose_sentence_is_not_split_at_its_commas_and_reordered(job_type):
+    prompt = "A storefront with 'Google Research Pizza Cafe' written on it."
+    row = run("GPT-4 (DALL-E 3", prompt, job_type)
+    assert row.fragments == []
+    assert "a charming, rustic storefront adorned with ivy" in row.answer
+    assert "in a bold, modern font." in row.answer
+
+
 def test_a_clean_in_budget_answer_passes_through_whole():
     eligible = whole = unchanged = 0
     for line in LINES:

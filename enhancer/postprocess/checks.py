@@ -10,7 +10,7 @@ import re
 from functools import lru_cache
 
 from ..quality import is_non_english, non_latin_runs, redundant_sentences
-from ..subject import carries_subject, content_words, invents_animal, mentions_person
+from ..subject import asks_for_person, carries_subject, content_words, invents_animal, mentions_person
 from .text import norm_key, sentences, structure
 
 # What a camera cannot see: wishes, plans, thoughts, the future, the meaning of the scene, and
@@ -54,7 +54,7 @@ def off_picture(piece: str, original: str) -> bool:
     swaps it for "a giant panda". Where the prompt has no person, a piece that adds one goes;
     so does a piece about an animal that is neither the prompt's nor a kind of it, and one
     about what cannot be seen (`unseen`)."""
-    if mentions_person(piece) and not mentions_person(original):
+    if mentions_person(piece) and not asks_for_person(original):
         return True
     return invents_animal(_opening(piece), original) or unseen(piece, original)
 

@@ -7,7 +7,7 @@ import re
 
 from ..profiles import MOTION, Element, Profile
 from ..quality import is_non_english, without_stock
-from ..subject import CJK_RUN, animals, mentions_person
+from ..subject import CJK_RUN, animals, asks_for_person
 from ..tokens import TokenCounter
 from .text import present
 
@@ -31,7 +31,7 @@ _DRAWN = re.compile(
 def _can_move(original: str) -> bool:
     """The prompt names something that moves by itself (an animal, a person) or a motion: "the
     subject moves naturally" would make a chair or a bench move."""
-    return bool(animals(original)) or mentions_person(original) or present(MOTION, original)
+    return bool(animals(original)) or asks_for_person(original) or present(MOTION, original)
 
 
 def is_still(text: str) -> bool:
