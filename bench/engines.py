@@ -80,7 +80,9 @@ def main() -> None:
     requests = [GenerationRequest(build_messages(p, profile, None, {}), args.new_tokens)
                 for p in eval_prompts()[: args.jobs]]
     expected = [plain(loaded, r) for r in requests]
-    engine = ContinuousGenerator(loaded, max_batch_size=args.jobs)
+    # The loop stop off: plain generate and transformers' manager have none, and the figures compare
+    # the engines' mechanics on the same tokens.
+    engine = ContinuousGenerator(loaded, max_batch_size=args.jobs, stop_loops=False)
     ours(engine, requests[:1])  # keeps the system prompt, as a warm worker has
     transformers_cb(loaded, requests[:1], 4)  # first-use costs out of the figures
 

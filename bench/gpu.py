@@ -171,9 +171,11 @@ def main() -> None:
     floor = weight_bytes / bandwidth  # seconds per decode step if weights are read once per step
     loaded = LoadedModel(model, build_tokenizer(), ModelSource("random", "config", "Qwen2.5-7B-shape"),
                          DEVICE, "bfloat16", build_seconds)
+    # Random weights repeat themselves: with the loop stop a row would end before its budget and
+    # the figures per token would count fewer tokens than they claim.
     generators = {
-        mode: ContinuousGenerator(loaded, max_batch_size=max(args.batches)) if mode == "continuous"
-        else Generator(loaded, max_batch_size=max(args.batches), generation_cache=mode)
+        mode: ContinuousGenerator(loaded, max_batch_size=max(args.batches), stop_loops=False) if mode == "continuous"
+        else Generator(loaded, max_batch_size=max(args.batches), generation_cache=mode, stop_loops=False)
         for mode in args.modes
     }
     warmup = {}

@@ -196,9 +196,16 @@ class ContinuousGenerator(ServesModel):
         self.warmup_seconds = time.perf_counter() - started
         return self.warmup_seconds
 
-    def shutdown(self) -> None:
-        self._stopping = True
-        self._inbox.put(_STOP)
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Stop the engine thread and wait for it (at most `timeout` seconds): a process that exits
+        while the thread is inside a torch call can abort ("terminate called without an active
+        exception")."""
+        with self._lock:
+            self._stopping = True
+            self._inbox.put(_STOP)
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     # -- the loop -----------------------------------------------------------------------------
 

@@ -40,7 +40,7 @@ def loop_stopping_criteria(prompt_length: int):
 
     class StopLoops(StoppingCriteria):
         def __call__(self, input_ids, scores, **kwargs):
-            rows = [is_looping(row[prompt_length:].tolist()) for row in input_ids]
+            rows = [is_looping(row) for row in input_ids[:, prompt_length:].tolist()]  # one copy to the host
             return torch.tensor(rows, dtype=torch.bool, device=input_ids.device)
 
     return StoppingCriteriaList([StopLoops()])

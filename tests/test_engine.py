@@ -139,6 +139,17 @@ def test_a_row_stuck_in_a_loop_ends_there_and_the_others_run_on(tiny):
     engine.shutdown()
 
 
+def test_shutdown_waits_for_the_engine_thread_to_end(tiny):
+    # A process that exits while that thread is inside a torch call can abort.
+    engine = ScriptedEngine(tiny)
+    engine.generate_batch([ask("a cat", 3)])
+    thread = engine._thread
+    assert thread.is_alive()
+    engine.shutdown()
+    assert not thread.is_alive()
+    assert isinstance(engine.generate_batch([ask("a dog", 3)])[0], GenerationFailed)
+
+
 def test_a_failing_row_does_not_fail_the_others(tiny):
     def bad_row_in_a_step(rows, prefill):
         return ValueError("bad row") if not prefill and 2 in seeds_in(rows) else None
