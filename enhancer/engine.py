@@ -35,6 +35,7 @@ from .model import (
     _free_accelerator_memory,
     _is_device_lost,
     _is_oom,
+    settle,
 )
 from .stopping import is_looping
 
@@ -145,17 +146,9 @@ class ContinuousGenerator(ServesModel):
         loop = asyncio.get_running_loop()
         future: asyncio.Future = loop.create_future()
 
-        def settle(result: Any) -> None:
-            if future.done():
-                return
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
         def deliver(result: Any) -> None:
             try:
-                loop.call_soon_threadsafe(settle, result)
+                loop.call_soon_threadsafe(settle, future, result)
             except RuntimeError:  # the caller's loop is closed: nobody is waiting
                 pass
 

@@ -152,7 +152,7 @@ def model_dtype(name: str, cuda: bool):
     return getattr(torch, name)
 
 
-def load_model(source: ModelSource, converted_root: Path | None = None, dtype_name: str = "auto") -> LoadedModel:
+def load_model(source: ModelSource, converted_root: Path | None = None, dtype_choice: str = "auto") -> LoadedModel:
     """Load tokenizer and model; a GGUF file is dequantized once and kept as safetensors, because
     dequantizing takes most of a cold start."""
     import torch
@@ -160,7 +160,7 @@ def load_model(source: ModelSource, converted_root: Path | None = None, dtype_na
 
     started = time.perf_counter()
     cuda = torch.cuda.is_available()
-    dtype = model_dtype(dtype_name, cuda)
+    dtype = model_dtype(dtype_choice, cuda)
     dtype_name = str(dtype).removeprefix("torch.")
     location, gguf_file, weights_from = source.location, source.gguf_file, "checkpoint"
     converted = None
@@ -228,6 +228,16 @@ def _free_accelerator_memory() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+def settle(future: asyncio.Future, result: Any) -> None:
+    """Complete a waiting request with its text, or with the exception that is its result."""
+    if future.done():  # cancelled by its caller
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
 
 
 @dataclass
@@ -310,12 +320,7 @@ class Generator(ServesModel):
                     self._executor, self.generate_batch, [r for r, _ in group]
                 )
                 for (_, future), result in zip(group, results):
-                    if future.done():
-                        continue
-                    if isinstance(result, BaseException):
-                        future.set_exception(result)
-                    else:
-                        future.set_result(result)
+                    settle(future, result)
 
     def generate_batch(self, requests: list[GenerationRequest]) -> list[str | BaseException]:
         """Run one batch; on failure split it so one bad row or an OOM does not fail the rest."""

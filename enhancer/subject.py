@@ -217,8 +217,6 @@ def mentions_person(text: str) -> bool:
 # Coverage: is the user's subject still there?
 # --------------------------------------------------------------------------------------------
 
-# Words about the framing or the medium rather than the subject: a model that turns "In a still
-# frame, a stop sign" into "A red stop sign stands on a quiet street" has kept the subject.
 # Asking for people is judged more broadly than mentioning them: a prompt word that is as often
 # something else ("a couple of trees") still lets the answer show people, which costs little,
 # whereas in an answer it would get a sentence dropped.
@@ -250,6 +248,8 @@ def asks_for_person(prompt: str) -> bool:
     return words[0] not in _NOT_A_NAME and not any(_group(w) for w in words)
 
 
+# Words about the framing or the medium rather than the subject: a model that turns "In a still
+# frame, a stop sign" into "A red stop sign stands on a quiet street" has kept the subject.
 _FRAMING = frozenset(
     "still frame photo photograph picture image shot view style footage video hd close up closeup "
     "tableau scene beautiful nice cool colored coloured".split()
