@@ -31,9 +31,7 @@ from typing import Any
 from . import replay
 from .cache import PromptCache
 from .config import Settings
-from .profiles import JOB_TYPES, Profile, resolve_profile
-from .quality import (
-    assess,
+from .detect import (
     chatter_markers,
     has_chatter,
     invents_person,
@@ -41,6 +39,8 @@ from .quality import (
     language_ok,
     repeated_parts,
 )
+from .profiles import JOB_TYPES, Profile, resolve_profile
+from .quality import assess
 from .service import EnhancementService, build_messages
 from .subject import (
     asks_for_person,

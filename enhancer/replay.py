@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .answer import finish
+from .detect import defects, invents_person, is_non_english, non_latin_runs
 from .postprocess import clean
 from .postprocess.checks import unseen
 from .postprocess.stock import is_drawn, is_still
@@ -33,7 +34,7 @@ from .profiles import (
     VIDEO_QUALITY,
     resolve_profile,
 )
-from .quality import assess, defects, invents_person, is_non_english, non_latin_runs
+from .quality import assess
 from .subject import carries_subject
 from .tokens import TokenCounter
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from enhancer import eval as quality_eval
-from enhancer.quality import (
+from enhancer.detect import (
     chatter_markers,
     has_chatter,
     has_repetition,

@@ -10,8 +10,9 @@ import asyncio
 
 import pytest
 
+from enhancer.detect import has_chatter, has_repetition
 from enhancer.profiles import resolve_profile
-from enhancer.quality import assess, has_chatter, has_repetition
+from enhancer.quality import assess
 from enhancer.subject import subject_coverage
 from enhancer.tokens import clip_counter
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from ..quality import is_non_english, non_latin_runs, redundant_sentences
+from ..detect import is_non_english, non_latin_runs, redundant_sentences
 from ..subject import asks_for_person, carries_subject, content_words, invents_animal, mentions_person
 from .text import norm_key, sentences, structure
 

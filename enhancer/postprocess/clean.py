@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ..quality import chatter_markers
+from ..detect import chatter_markers
 from ..subject import content_words
 from .text import (
     ENDS_TERMINATED,
@@ -189,7 +189,7 @@ def _drop_cut_tail(text: str) -> str:
 
 
 def _drop_chatter(line: str, original: str) -> str:
-    """The line without its sentences that talk about the task (see `quality.chatter_markers`).
+    """The line without its sentences that talk about the task (see `detect.chatter_markers`).
 
     In prose the whole sentence goes: what is left of it would not read. In a line of tags
     (`units_of`: dialogue has commas enough to pass for tags, but not their length) only the

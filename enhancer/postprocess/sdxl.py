@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from ..detect import redundant_sentences
 from ..profiles import CAMERA, LIGHTING, QUALITY_TAGS, RESOLUTION, TECHNICAL, Profile
-from ..quality import redundant_sentences
 from ..subject import stems
 from ..tokens import TokenCounter
 from .checks import distinct, in_language, keeps_subject, off_picture

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
+from ..detect import is_non_english, without_stock
 from ..profiles import MOTION, Element, Profile
-from ..quality import is_non_english, without_stock
 from ..subject import CJK_RUN, animals, asks_for_person
 from ..tokens import TokenCounter
 from .text import present
