@@ -237,10 +237,13 @@ def language_ok(answer: str, original: str, family: str = "sdxl") -> bool:
     beside it (WAN's umT5 encoder reads Chinese, and a mix is what users complain of). For
     SDXL, whose CLIP encoder reads English only, it gets English words around the user's own
     text kept verbatim: the meaning is kept by keeping the user's words, not by trusting a
-    small model's translation."""
+    small model's translation. A wholly English answer to a prompt in another script is one
+    language too (an English system prompt asks for it, and both encoders read it)."""
     answer = answer or ""
     if not is_non_english(original):
         return not non_latin_runs(answer)
+    if not non_latin_runs(answer):
+        return any(c.isalpha() for c in answer)
     if family == "wan":
         units = [u for u in _SENTENCE_END.split(answer) if u.strip()]
         latin_only = [u for u in units if not non_latin_runs(u) and len(_LATIN_WORD.findall(u)) >= 2]

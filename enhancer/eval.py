@@ -39,6 +39,8 @@ from .detect import (
     language_ok,
     repeated_parts,
 )
+from .postprocess.checks import off_picture
+from .postprocess.text import sentences
 from .profiles import JOB_TYPES, Profile, resolve_profile
 from .quality import assess
 from .service import EnhancementService, build_messages
@@ -81,6 +83,8 @@ class Row:
     within_budget: bool
     coverage: float
     subject_kept: bool
+    cross_language: bool  # the answer is in another script than the prompt: no word to compare
+    off_picture: list[str]
     chatter: list[str]
     invented_person: bool
     invented_animal: bool
@@ -114,6 +118,8 @@ def check(prompt: str, answer: str, source: str, raw: str | None, profile: Profi
         within_budget=0 < tokens <= profile.budget,
         coverage=subject_coverage(answer, prompt),
         subject_kept=carries_subject(answer, prompt),
+        cross_language=is_non_english(answer) != is_non_english(prompt),
+        off_picture=[u for u in sentences(answer) if off_picture(u, prompt)],
         chatter=markers,
         invented_person=invents_person(answer, prompt),
         invented_animal=invents_animal(answer, prompt),
@@ -139,7 +145,7 @@ def _percentile(samples: list[float], p: float) -> float:
 
 def summarize(rows: list[Row], counter_name: str) -> dict[str, Any]:
     n = len(rows)
-    fitting = [r for r in rows if r.prompt_tokens <= r.budget]
+    fitting = [r for r in rows if r.prompt_tokens <= r.budget and not r.cross_language]
     person_free = [r for r in rows if not asks_for_person(r.prompt)]
     foreign = [r for r in rows if r.non_english]
     english = [r for r in rows if not r.non_english]
@@ -151,6 +157,8 @@ def summarize(rows: list[Row], counter_name: str) -> dict[str, Any]:
         "within_budget": sum(r.within_budget for r in rows),
         "fitting_prompts": len(fitting),
         "subject_kept": sum(r.subject_kept for r in fitting),
+        "cross_language": sum(r.cross_language for r in rows),
+        "off_picture": sum(bool(r.off_picture) for r in rows),
         "chatter": sum(bool(r.chatter) for r in rows),
         "person_free_prompts": len(person_free),
         "invented_person": sum(r.invented_person for r in person_free),
@@ -184,7 +192,9 @@ def render(job_type: str, profile: Profile, s: dict[str, Any]) -> str:
         "| --- | --- | --- |",
         f"| answers | {n} | |",
         f"| within budget | {_pct(s['within_budget'], n)} | 100% |",
-        f"| subject kept (prompts that fit the budget; see subject.carries_subject) | {_pct(s['subject_kept'], s['fitting_prompts'])} | 100% |",
+        f"| subject kept: every prompt word carried (prompts that fit the budget; see subject.carries_subject) | {_pct(s['subject_kept'], s['fitting_prompts'])} | 100% |",
+        f"| subject not verifiable: answer in another language than the prompt | {_pct(s.get('cross_language', 0), n)} | |",
+        f"| off-picture sentence (postprocess.checks.off_picture) | {_pct(s.get('off_picture', 0), n)} | 0 |",
         f"| chatter | {_pct(s['chatter'], n)} | 0 |",
         f"| invented person (of person-free prompts) | {_pct(s['invented_person'], s['person_free_prompts'])} | < 5% |",
         f"| invented animal (a species the prompt did not name) | {_pct(s['invented_animal'], n)} | |",
@@ -264,7 +274,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("file", nargs="?", type=Path, default=DEFAULT_PROMPTS,
                         help="prompts, one a line, '#' lines skipped (default: %(default)s)")
     parser.add_argument("--emergency", action="store_true", help="evaluate the rules-only path (no model)")
-    parser.add_argument("--job-types", nargs="+", choices=list(JOB_TYPES), default=list(JOB_TYPES))
+    # No default here: --replay must tell "not given" (each answer through its own job type) apart.
+    parser.add_argument("--job-types", nargs="+", choices=list(JOB_TYPES),
+                        help="job types to evaluate (default: all); with --replay, each answer through "
+                             "each of these instead of its own (--both-tiers is then ignored)")
     parser.add_argument("--limit", type=int, help="only the first N prompts")
     parser.add_argument("--json", type=Path, help="also write the summaries and every answer here")
     parser.add_argument("--batch-size", type=int, default=48,
@@ -302,10 +315,12 @@ def _failures(rows: list[Row]) -> list[str]:
         problems = []
         if not r.within_budget:
             problems.append(f"over budget {r.tokens}/{r.budget}")
-        if r.prompt_tokens <= r.budget and not r.subject_kept:
+        if r.prompt_tokens <= r.budget and not r.cross_language and not r.subject_kept:
             problems.append(f"subject lost (coverage {r.coverage:.2f})")
         if r.chatter:
             problems.append(f"chatter {r.chatter}")
+        if r.off_picture:
+            problems.append(f"off-picture {r.off_picture}")
         if r.invented_person:
             problems.append("invented person")
         if r.invented_animal:
@@ -350,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         return print_recheck(args.recheck, args.show)
     if args.replay:
         counters = {"sdxl": clip_counter(), "wan": video_counter(Settings.from_env().video_tokenizer_path, None)}
-        return replay.run(args.replay, counters, args.both_tiers, args.json, args.show)
+        return replay.run(args.replay, counters, args.both_tiers, args.json, args.show, args.job_types)
     prompts = load_prompts(args.file)[: args.limit]
     if not prompts:
         print(f"no prompts in {args.file}", file=sys.stderr)
@@ -359,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model = service.generator.model_id if service.generator else "rules (emergency fallback)"
         started = time.perf_counter()
-        results = asyncio.run(evaluate(service, prompts, args.job_types))
+        results = asyncio.run(evaluate(service, prompts, args.job_types or list(JOB_TYPES)))
         elapsed = time.perf_counter() - started
     finally:
         service.close()

@@ -196,12 +196,12 @@ LEGACY_WAN_PROMPT = (
 PROFILES: dict[str, Profile] = {
     "sdxl_fast": Profile(
         "sdxl_fast", "sdxl", "fast", 75, 50, (QUALITY_TAGS, LIGHTING, TECHNICAL),
-        _SDXL_RULES + " Stay under 60 words.", LEGACY_SDXL_PROMPT, thin_below=50,
+        _SDXL_RULES + " Stay under 60 words.", LEGACY_SDXL_PROMPT, thin_below=30,
     ),
     "sdxl_high": Profile(
         "sdxl_high", "sdxl", "high", 120, 100, (QUALITY_TAGS, LIGHTING, TECHNICAL, CAMERA, RESOLUTION),
         _SDXL_RULES + " Include the camera, lens and resolution. Stay under 90 words.",
-        LEGACY_SDXL_PROMPT, thin_below=50,
+        LEGACY_SDXL_PROMPT, thin_below=30,
     ),
     "wan_fast": Profile(
         "wan_fast", "wan", "fast", 175, 80, (MOTION, CINEMATOGRAPHY, TEMPORAL),

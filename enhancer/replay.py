@@ -1,49 +1,49 @@
 """Replay real model answers through the worker's post-generation path, without a model:
-`python -m enhancer.eval --replay ANSWERS.jsonl [--both-tiers] [--json OUT] [--show]`.
+`python -m enhancer.eval --replay ANSWERS.jsonl [--both-tiers | --job-types T ...] [--json OUT] [--show]`.
 
 Each line is `{"prompt", "raw", "job_type", "system_prompt"?}` (other fields are kept as they
 are). The raw answer goes through `answer.finish` and `quality.assess`, the very code a live job
-runs after generation, and each result is checked for what turns a good answer into a worse one:
-a model sentence cut into pieces, the prompt put in front of text that already says it, a word
-in another script, a mix of languages, a stock phrase that contradicts the prompt or the answer,
-the model's text replaced by the rules, a clean answer not kept whole, a stock ending.
+runs after generation, and each result is checked (replay_checks.py) for what turns a good answer
+into a worse one: a prompt word the model carried and the worker lost, the model's text replaced
+by the rules, a model sentence cut into pieces (WAN), an SDXL piece that does not read alone, the
+prompt put in front of text that already says it, a word in another script, a mix of languages, a
+stock phrase that contradicts the prompt or the answer, a clean answer not kept whole, a stock
+ending. Each row also says which units of the model's answer were dropped, and why.
+
+`--job-types` sends every line through the listed job types instead of its own: a long video
+answer through an SDXL profile is the long prose that SDXL must turn into phrases.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import statistics
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .answer import finish
-from .detect import defects, invents_person, is_non_english, non_latin_runs
-from .postprocess import clean
-from .postprocess.checks import unseen
-from .postprocess.stock import is_drawn, is_still
-from .postprocess.text import sentences, units_of
-from .profiles import (
-    CAMERA,
-    JOB_TYPES,
-    MOTION,
-    QUALITY_TAGS,
-    STOCK_PHRASES,
-    VIDEO_QUALITY,
-    resolve_profile,
-)
+from .answer import carries_model_text, finish
+from .detect import defects
+from .postprocess.text import sentences
+from .profiles import JOB_TYPES, resolve_profile
 from .quality import assess
-from .subject import carries_subject
+from .replay_checks import (
+    added_stock,
+    contradicting_stock,
+    dangling_pieces,
+    ends_in_stock,
+    fragments,
+    kept_whole_eligible,
+    mixed_language,
+    restated,
+    stray_script,
+)
+from .subject import carried_words, carries_subject, missing_words
 from .tokens import TokenCounter
 
 _TIERS = {"sdxl": ("sdxl_image_fast", "sdxl_image_high"), "wan": ("video_fast", "video_high")}
-_WORDS = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
-# A piece shorter than this may be said twice by chance; a longer one is a cut-off piece.
-_MIN_FRAGMENT_WORDS = 4
-_PIECE_BREAK = re.compile(r"[,;:\u2013\u2014]|\s-\s")
-_QUALITY_TAG_WORDS = frozenset(t.strip().lower() for t in QUALITY_TAGS.default.split(","))
+_SHOWN_DROP_CHARS = 80
 
 
 def load_answers(path: Path) -> list[dict[str, Any]]:
@@ -56,135 +56,27 @@ def load_answers(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _words(text: str) -> list[str]:
-    return [w.lower() for w in _WORDS.findall(text)]
-
-
-def _contains(haystack: list[str], needle: list[str]) -> bool:
-    n = len(needle)
-    return any(haystack[i:i + n] == needle for i in range(len(haystack) - n + 1))
-
-
-def _without_quality_tags(answer: str) -> str:
-    tags = [t.strip() for t in answer.split(",")]
-    while tags and tags[0].lower() in _QUALITY_TAG_WORDS:
-        tags.pop(0)
-    return ", ".join(tags)
-
-
-def model_units(text: str) -> list[str]:
-    """The model's units: the tags of a tag answer, else its sentences."""
-    out: list[str] = []
-    for sentence in sentences(text):
-        out.extend(units_of(sentence))
-    return out
-
-
-def fragments(cleaned: str, answer: str, prompt: str) -> list[str]:
-    """Model units cut into pieces: the answer holds a run of a unit's comma-separated pieces
-    (four words or more, not the whole unit) outside the units it keeps whole, and the run is
-    not just the user's own words."""
-    units = model_units(cleaned)
-    said = _words(answer)
-    whole = set()
-    for unit in units:
-        words = _words(unit)
-        for i in range(len(said) - len(words) + 1):
-            if words and said[i:i + len(words)] == words:
-                whole.add(unit)
-                said[i:i + len(words)] = ["|"] * len(words)  # kept whole: not a source of pieces
-                break
-    users = _words(prompt)
-    found = []
-    for unit in units:
-        if unit in whole:
-            continue
-        parts = [_words(p) for p in _PIECE_BREAK.split(unit)]
-        runs = (sum(parts[i:j], []) for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)
-                if (i, j) != (0, len(parts)))
-        if any(len(run) >= _MIN_FRAGMENT_WORDS and _contains(said, run) and not _contains(users, run)
-               for run in runs):
-            found.append(unit)
-    return found
-
-
-def restated(cleaned: str, answer: str, prompt: str) -> bool:
-    """The worker put the user's words in front (right after SDXL's quality tags) of an answer
-    whose own text already carries the subject."""
-    head = _words(prompt)
-    rest = _words(_without_quality_tags(answer))
-    if not head or rest[: len(head)] != head or _words(cleaned)[: len(head)] == head:
-        return False
-    remainder = " ".join(rest[len(head):])
-    return bool(remainder) and carries_subject(remainder, prompt)
-
-
-def added_stock(raw: str, answer: str) -> list[str]:
-    """Stock phrases the worker added, SDXL's quality tags aside (every SDXL answer gets them)."""
-    return [p for p in STOCK_PHRASES if p in answer and p not in raw and p != QUALITY_TAGS.default]
-
-
-def contradicting_stock(raw: str, answer: str, prompt: str) -> list[str]:
-    """Stock phrases the worker added that contradict the prompt or the model's answer: motion
-    for a still picture, a lens or "realistic footage" for a drawn, painted, animated or CG look."""
-    context = f"{prompt}\n{raw}"
-    bad = []
-    for phrase in added_stock(raw, answer):
-        if phrase == MOTION.default and is_still(context):
-            bad.append(phrase)
-        if phrase in (VIDEO_QUALITY.default, CAMERA.default) and is_drawn(context):
-            bad.append(phrase)
-    return bad
-
-
-def ends_in_stock(answer: str) -> bool:
-    tail = answer.rstrip()
-    return any(tail.endswith(p) or tail.endswith(p.rstrip(".")) for p in STOCK_PHRASES)
-
-
-def stray_script(answer: str, prompt: str) -> bool:
-    """A word in another script in the answer to an English prompt (not the user's own)."""
-    if is_non_english(prompt):
-        return False
-    own = " ".join(non_latin_runs(prompt))
-    return any(run not in own for run in non_latin_runs(answer))
-
-
-def mixed_language(answer: str, prompt: str) -> bool:
-    """An answer to a prompt in another script that holds a sentence of English too."""
-    if not is_non_english(prompt):
-        return False
-    units = sentences(answer)
-    native = any(non_latin_runs(u) for u in units)
-    latin = any(not non_latin_runs(u) and len(_words(u)) >= 2 for u in units)
-    return native and latin
-
-
-def kept_whole_eligible(cleaned: str, raw: str, prompt: str, counter: TokenCounter, budget: int) -> bool:
-    """A clean video answer within budget, without a person the prompt lacks or a sound: the
-    worker has nothing to repair in it."""
-    return (" ".join(cleaned.split()) == " ".join(raw.split())
-            and counter.count(cleaned) <= budget
-            and not invents_person(cleaned, prompt)
-            and not any(unseen(s, prompt) for s in sentences(cleaned))
-            and not stray_script(cleaned, prompt))
-
-
 @dataclasses.dataclass
 class ReplayRow:
     prompt: str
     raw: str
     job_type: str
     answer: str
-    enhancement_source: str
+    enhancement_source: str  # the label the worker would put on the answer
     quality_score: float
     raw_score: float
     tokens: int
     budget: int
     within_budget: bool
     subject_kept: bool
+    cross_language: bool  # answered in another language than the prompt's: no word to compare
+    missing_words: list[str]  # the prompt's required words the answer does not carry
+    lost_by_worker: list[str]  # those of them the model's cleaned answer did carry
+    model_text_kept: bool  # a word of the model's own survives, whatever the label says
+    dropped: list[dict[str, str]]  # {"text", "reason"}: each unit of the model's answer dropped
     defects: list[str]
-    fragments: list[str]
+    fragments: list[str]  # WAN only: SDXL turns long prose into phrases on purpose
+    dangling_pieces: list[str]  # SDXL only
     restated: bool
     stray_script: bool
     mixed_language: bool
@@ -199,40 +91,57 @@ def replay_one(line: dict[str, Any], job_type: str, counters: dict[str, TokenCou
     profile = resolve_profile(job_type)
     counter = counters[profile.family]
     prompt, raw = line["prompt"], line["raw"]
-    answer = finish(raw, prompt, profile, counter)
+    answer = finish(raw, prompt, profile, counter, line.get("system_prompt"))
     source = ("edge_function" if line.get("system_prompt") else "worker_fallback") if answer.from_model \
         else "emergency_fallback"
-    cleaned = clean(raw, prompt)
-    tokens = counter.count(answer.text)
+    cleaned = answer.cleaned or ""
+    text = answer.text
+    missing = missing_words(text, prompt)
+    model_carried = carried_words(cleaned, prompt) if cleaned else frozenset()
+    tokens = counter.count(text)
+    wan = profile.family == "wan"
+    remarks = tuple(d.text for d in answer.drops if d.reason == "off_picture")
     kept_whole = None
-    if profile.family == "wan" and kept_whole_eligible(cleaned, raw, prompt, counter, profile.budget):
-        kept_whole = all(s in answer.text for s in sentences(cleaned))
+    if wan and kept_whole_eligible(cleaned, raw, prompt, counter, profile.budget):
+        kept_whole = all(s in text for s in sentences(cleaned))
     return ReplayRow(
-        prompt=prompt, raw=raw, job_type=job_type, answer=answer.text, enhancement_source=source,
-        quality_score=assess(answer.text, prompt, profile, counter).score,
+        prompt=prompt, raw=raw, job_type=job_type, answer=text, enhancement_source=source,
+        quality_score=assess(text, prompt, profile, counter).score,
         raw_score=assess(raw, prompt, profile, counter).score,
         tokens=tokens, budget=profile.budget, within_budget=0 < tokens <= profile.budget,
-        subject_kept=carries_subject(answer.text, prompt),
-        defects=list(defects(answer.text, prompt, profile.family)),
-        fragments=fragments(cleaned, answer.text, prompt),
-        restated=restated(cleaned, answer.text, prompt),
-        stray_script=stray_script(answer.text, prompt),
-        mixed_language=mixed_language(answer.text, prompt),
-        contradicting_stock=contradicting_stock(raw, answer.text, prompt),
-        added_stock=added_stock(raw, answer.text),
-        ends_in_stock=ends_in_stock(answer.text),
+        subject_kept=carries_subject(text, prompt),
+        cross_language=answer.cross_language,
+        missing_words=missing,
+        lost_by_worker=[w for w in missing if w in model_carried],
+        model_text_kept=bool(cleaned) and carries_model_text(text, cleaned, prompt),
+        dropped=[{"text": d.text, "reason": d.reason} for d in answer.drops],
+        defects=list(defects(text, prompt, profile.family)),
+        fragments=fragments(cleaned, text, prompt, remarks) if wan else [],
+        dangling_pieces=[] if wan else dangling_pieces(text),
+        restated=restated(cleaned, text, prompt),
+        stray_script=stray_script(text, prompt),
+        mixed_language=mixed_language(text, prompt),
+        contradicting_stock=contradicting_stock(raw, text, prompt),
+        added_stock=added_stock(raw, text),
+        ends_in_stock=ends_in_stock(text),
         kept_whole=kept_whole,
         extra={k: v for k, v in line.items() if k not in ("prompt", "raw", "job_type")},
     )
 
 
-def replay(lines: list[dict[str, Any]], counters: dict[str, TokenCounter], both_tiers: bool) -> list[ReplayRow]:
-    rows = []
-    for line in lines:
-        family = JOB_TYPES[line["job_type"]][0]
-        for job_type in (_TIERS[family] if both_tiers else (line["job_type"],)):
-            rows.append(replay_one(line, job_type, counters))
-    return rows
+def _job_types_for(line: dict[str, Any], job_types: list[str] | None, both_tiers: bool) -> tuple[str, ...]:
+    """Where a line goes: through the listed job types when given, else its own (and its
+    family's other tier with `both_tiers`)."""
+    if job_types:
+        return tuple(job_types)
+    own = line["job_type"]
+    return _TIERS[JOB_TYPES[own][0]] if both_tiers else (own,)
+
+
+def replay(lines: list[dict[str, Any]], counters: dict[str, TokenCounter], both_tiers: bool,
+           job_types: list[str] | None = None) -> list[ReplayRow]:
+    return [replay_one(line, job_type, counters)
+            for line in lines for job_type in _job_types_for(line, job_types, both_tiers)]
 
 
 def summarize(rows: list[ReplayRow]) -> dict[str, Any]:
@@ -241,9 +150,15 @@ def summarize(rows: list[ReplayRow]) -> dict[str, Any]:
     return {
         "answers": n,
         "within_budget": sum(r.within_budget for r in rows),
-        "subject_kept": sum(r.subject_kept for r in rows),
-        "model_text_used": sum(r.enhancement_source != "emergency_fallback" for r in rows),
+        "subject_kept": sum(r.subject_kept for r in rows if not r.cross_language),
+        "cross_language": sum(r.cross_language for r in rows),
+        "lost_by_worker": sum(bool(r.lost_by_worker) for r in rows),
+        "missing_words": sum(bool(r.missing_words) for r in rows),
+        "model_text_kept": sum(r.model_text_kept for r in rows),
+        "credited_without_model_text": sum(r.enhancement_source != "emergency_fallback" and not r.model_text_kept
+                                           for r in rows),
         "fragments": sum(bool(r.fragments) for r in rows),
+        "dangling_pieces": sum(bool(r.dangling_pieces) for r in rows),
         "restated": sum(r.restated for r in rows),
         "stray_script": sum(r.stray_script for r in rows),
         "mixed_language": sum(r.mixed_language for r in rows),
@@ -252,6 +167,7 @@ def summarize(rows: list[ReplayRow]) -> dict[str, Any]:
         "with_added_stock": sum(bool(r.added_stock) for r in rows),
         "clean_in_budget": len(eligible),
         "kept_whole": sum(bool(r.kept_whole) for r in eligible),
+        "dropped": dict(Counter(d["reason"] for r in rows for d in r.dropped)),
         "defects": dict(Counter(d for r in rows for d in r.defects)),
         "mean_score": round(statistics.fmean(r.quality_score for r in rows), 3) if rows else None,
         "mean_raw_score": round(statistics.fmean(r.raw_score for r in rows), 3) if rows else None,
@@ -262,14 +178,26 @@ def _pct(part: int, whole: int) -> str:
     return f"{part}/{whole} ({100 * part / whole:.0f}%)" if whole else "n/a"
 
 
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "none"
+
+
 def render(job_type: str, s: dict[str, Any]) -> str:
     n = s["answers"]
+    pieces = (("a model sentence cut into fragments (WAN)", _pct(s["fragments"], n), "0")
+              if JOB_TYPES[job_type][0] == "wan" else
+              ("SDXL piece ending on a preposition, article, conjunction or possessive",
+               _pct(s["dangling_pieces"], n), "0"))
     rows = [
         ("answers", str(n), ""),
         ("within budget", _pct(s["within_budget"], n), "100%"),
-        ("subject kept", _pct(s["subject_kept"], n), "100%"),
-        ("model text used (not replaced by the rules)", _pct(s["model_text_used"], n), ">= 95%"),
-        ("a model sentence cut into fragments", _pct(s["fragments"], n), "0"),
+        ("subject kept: every prompt word carried", _pct(s["subject_kept"], n - s["cross_language"]), "100%"),
+        ("subject not verifiable: answered in another language", _pct(s["cross_language"], n), ""),
+        ("prompt word the model's text carried, lost by the worker", _pct(s["lost_by_worker"], n), "0"),
+        ("prompt words missing from the answer", _pct(s["missing_words"], n), ""),
+        ("model text kept (by text, not label)", _pct(s["model_text_kept"], n), ">= 95%"),
+        ("credited to the model but carrying none of its text", _pct(s["credited_without_model_text"], n), "0"),
+        pieces,
         ("prompt put in front of text that already says it", _pct(s["restated"], n), "0"),
         ("script leak into an English answer", _pct(s["stray_script"], n), "0"),
         ("mixed-language answer", _pct(s["mixed_language"], n), "0"),
@@ -277,8 +205,8 @@ def render(job_type: str, s: dict[str, Any]) -> str:
         ("clean in-budget video answers kept whole", _pct(s["kept_whole"], s["clean_in_budget"]), ">= 95%"),
         ("ending in a stock phrase", _pct(s["ends_in_stock"], n), "<= 10%"),
         ("with any stock phrase added (SDXL quality tags aside)", _pct(s["with_added_stock"], n), ""),
-        ("defects (chatter, invented person, repetition, language)",
-         ", ".join(f"{k}: {v}" for k, v in sorted(s["defects"].items())) or "none", "none"),
+        ("units of the model's answer dropped, by reason", _counts(s["dropped"]), ""),
+        ("defects (chatter, invented person, repetition, language)", _counts(s["defects"]), "none"),
         ("mean quality_score: final / raw", f"{s['mean_score']:.3f} / {s['mean_raw_score']:.3f}", ""),
     ]
     lines = [f"### {job_type}", "| check | result | goal |", "| --- | --- | --- |"]
@@ -286,23 +214,43 @@ def render(job_type: str, s: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _shorten(text: str) -> str:
+    return text if len(text) <= _SHOWN_DROP_CHARS else text[: _SHOWN_DROP_CHARS - 1] + "\u2026"
+
+
+def _problems(r: ReplayRow) -> list[str]:
+    return [name for name, bad in (
+        ("over budget", not r.within_budget), ("subject lost", not (r.subject_kept or r.cross_language)),
+        (f"lost by the worker {r.lost_by_worker}", r.lost_by_worker),
+        ("rules", r.enhancement_source == "emergency_fallback"),
+        ("credited to the model without its text",
+         r.enhancement_source != "emergency_fallback" and not r.model_text_kept),
+        (f"fragments {r.fragments}", r.fragments), (f"dangling pieces {r.dangling_pieces}", r.dangling_pieces),
+        ("restated", r.restated), ("stray script", r.stray_script), ("mixed", r.mixed_language),
+        (f"contradicting {r.contradicting_stock}", r.contradicting_stock),
+        ("not kept whole", r.kept_whole is False), ("ends in stock", r.ends_in_stock),
+        (f"defects {r.defects}", r.defects)) if bad]
+
+
 def failures(rows: list[ReplayRow]) -> list[str]:
+    """Each row that failed a check: its problems and answer, the prompt words it misses and
+    what was dropped from the model's answer (the drops explain most misses)."""
     out = []
     for r in rows:
-        problems = [name for name, bad in (
-            ("over budget", not r.within_budget), ("subject lost", not r.subject_kept),
-            ("rules", r.enhancement_source == "emergency_fallback"), (f"fragments {r.fragments}", r.fragments),
-            ("restated", r.restated), ("stray script", r.stray_script), ("mixed", r.mixed_language),
-            (f"contradicting {r.contradicting_stock}", r.contradicting_stock),
-            ("not kept whole", r.kept_whole is False), ("ends in stock", r.ends_in_stock),
-            (f"defects {r.defects}", r.defects)) if bad]
-        if problems:
-            out.append(f"- [{r.job_type}] {r.prompt!r}: {'; '.join(problems)}\n    {r.answer!r}")
+        problems = _problems(r)
+        if not problems:
+            continue
+        lines = [f"- [{r.job_type}] {r.prompt!r}: {'; '.join(problems)}", f"    {r.answer!r}"]
+        if r.missing_words:
+            lines.append(f"    missing: {', '.join(r.missing_words)}")
+        lines += [f"    dropped {d['reason']}: {_shorten(d['text'])!r}" for d in r.dropped]
+        out.append("\n".join(lines))
     return out
 
 
-def run(path: Path, counters: dict[str, TokenCounter], both_tiers: bool, json_out: Path | None, show: bool) -> int:
-    rows = replay(load_answers(path), counters, both_tiers)
+def run(path: Path, counters: dict[str, TokenCounter], both_tiers: bool, json_out: Path | None, show: bool,
+        job_types: list[str] | None = None) -> int:
+    rows = replay(load_answers(path), counters, both_tiers, job_types)
     by_type: dict[str, list[ReplayRow]] = {}
     for row in rows:
         by_type.setdefault(row.job_type, []).append(row)

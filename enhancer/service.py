@@ -219,7 +219,7 @@ class EnhancementService:
             build_messages(job.prompt, profile, job.system_prompt, job.context), profile, job.seed
         )
         text = raw if isinstance(raw, str) else None
-        answer = finish(text, job.prompt, profile, self._counter(profile))
+        answer = finish(text, job.prompt, profile, self._counter(profile), job.system_prompt)
         if answer.from_model:
             return Outcome(answer.text, source, self.generator.model_id, text)
         # The model answered, but nothing usable: the rules' answer, stored like any other and

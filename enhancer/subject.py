@@ -14,6 +14,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from lemminflect import getAllLemmas
+
 # Hiragana, katakana, CJK ideographs (with extension A and compatibility) and Hangul: scripts
 # written without spaces, where a "word" is the whole run.
 CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
@@ -196,8 +198,15 @@ _PERSON_WORDS = (
     "actors actress actresses officer officers nurse nurses doctor doctors teacher teachers student "
     "students businessman businesswoman king queen prince princess knight knights warrior warriors "
     "participant participants attendee attendees guest guests employee employees staff resident "
-    "residents locals enthusiast enthusiasts professional craftsman craftsmen team "
-    "wizard witch character characters protagonist heroine figure figures"
+    "residents locals enthusiast enthusiasts craftsman craftsmen team "
+    "wizard witch character characters protagonist heroine figure figures "
+    # Trades and roles a prompt names its person by ("a sculptor chisels marble").
+    "sculptor sculptors writer writers poet poets scientist scientists engineer engineers vendor "
+    "vendors fisherman fishermen sailor sailors monk monks nun nuns priest priests samurai ninja "
+    "cowboy cowboys explorer explorers baker bakers barista blacksmith carpenter "
+    "mechanic firefighter firefighters policeman policewoman detective scholar emperor "
+    "empress lawyer waiter waitress bartender gardener "
+    "businessmen skater skaters"
 ).split()
 _PERSON = frozenset(_PERSON_WORDS)
 # Chinese and Japanese person characters (人 person, 女 woman, 男 man, 孩 child, 她/他 she/he).
@@ -248,12 +257,30 @@ def asks_for_person(prompt: str) -> bool:
     return words[0] not in _NOT_A_NAME and not any(_group(w) for w in words)
 
 
-# Words about the framing or the medium rather than the subject: a model that turns "In a still
-# frame, a stop sign" into "A red stop sign stands on a quiet street" has kept the subject.
+# Words about the framing or the medium rather than the subject, and the request around it: a
+# model that turns "In a still frame, a stop sign" into "A red stop sign stands on a quiet
+# street", or "Please draw a castle" into "A castle on a hill", has kept the subject.
 _FRAMING = frozenset(
     "still frame photo photograph picture image shot view style footage video hd close up closeup "
-    "tableau scene beautiful nice cool colored coloured".split()
+    "tableau scene colored coloured please draw generate generating create make render show depict "
+    "depicts depicting illustrate imagine".split()
 )
+# Judging words say how the user feels about the picture, not what is in it.
+_JUDGING = frozenset(
+    "beautiful nice cool amazing stunning gorgeous lovely pretty handsome cute awesome great good "
+    "wonderful fantastic epic perfect incredible breathtaking magnificent spectacular excellent fine "
+    "best".split()
+)
+# Function words beyond `_STOPWORDS` that no description has to repeat (the places of `_SPATIAL`
+# are kept: "on the left of" says where).
+_FUNCTION = frozenset(
+    "while near up down out there here has have had who which where through across around during "
+    "after before against along among upon within without off like than then so just also not "
+    "can will would could should may might do does did one he she his her him they them their "
+    "we our you your my i me it its made make wear wearing wears being using take taking get gets go "
+    "going come set put keep feature featuring write writes written say says saying".split()
+)
+_NOT_REQUIRED = _FRAMING | _JUDGING | _FUNCTION
 # "front view" asks for a camera angle, not for something in front of something.
 _VIEW = re.compile(r"\b(?:front|side|top|rear|back)\s+view\b", re.I)
 _COLORS = frozenset(
@@ -265,24 +292,90 @@ _SPATIAL = frozenset("left right top bottom under below above behind front besid
 # Chinese function characters that say nothing about the subject.
 _CJK_FUNCTION = frozenset("的一个在了是和着只有与及也很把被这那")
 
+# Words of the same meaning for what prompts most often say other than things: how a capable
+# model rewords a verb or an adjective ("glides" for "soaring", "towering" for "tall"). Lemmas.
+_SAME_MEANING = (
+    "soar fly glide hover float", "swim glide", "drink sip", "walk stroll wander amble", "run sprint dash race", "jump leap hop",
+    "sit perch seated", "look gaze stare peer", "sleep nap doze asleep slumber", "dance twirl",
+    "shine glow gleam glisten shimmer sparkle", "float drift bob", "smile grin", "laugh giggle",
+    "cry weep", "hold grasp grip clutch carry", "fight battle spar", "wear clad don dressed",
+    "burn blaze flame fire", "speed fast quick rapid swift speeding", "slow leisurely",
+    "big large huge giant enormous massive gigantic vast", "small tiny little miniature",
+    "old ancient aged vintage antique weathered elderly", "happy joyful cheerful glad delighted",
+    "sad melancholy sorrowful gloomy", "calm tranquil serene peaceful placid quiet",
+    "cozy cosy snug comfy comfortable", "dark dim shadowy", "bright vivid brilliant radiant",
+    "colorful colourful vibrant multicolored", "tall towering lofty",
+    "wet damp soaked drenched", "misty foggy hazy mist fog haze", "stormy storm",
+    "snowy snow snowstorm snowfall blizzard", "sunny sunlit sunshine", "sunset dusk twilight",
+    "sunrise dawn daybreak", "intense intensely fierce fiercely", "two pair couple twin both",
+    "under below beneath underneath", "above atop over", "beside next alongside",
+)
+_MEANING: dict[str, set[int]] = {}
+for _i, _words in enumerate(_SAME_MEANING):
+    for _word in _words.split():
+        _MEANING.setdefault(_word, set()).add(_i)
+# A prompt word carried inside a longer word: "springtime" for "spring", "Parisian" for "Paris".
+_MIN_PREFIX = 4
+
+
+@lru_cache(maxsize=16384)
+def _forms(word: str) -> frozenset[str]:
+    """The word's forms to compare: itself, its stem and its dictionary lemmas (lemminflect:
+    "flew", "flies" and "flying" are all "fly", "knives" is "knife"), and for an adverb or a
+    "-y" adjective the word it comes from ("soulfully" -> "soulful", "misty" -> "mist")."""
+    word = _plain(word)
+    forms = {word, stem(word)}
+    for lemmas in getAllLemmas(word).values():
+        forms.update(lemmas)
+    for suffix in ("ly", "y", "ism"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            base = word[: -len(suffix)]
+            forms.update((base, stem(base)))
+            if len(base) > 3 and base[-1] == base[-2]:  # "sunny" -> "sun"
+                forms.add(base[:-1])
+    return frozenset(forms)
+
+
+def _plain(word: str) -> str:
+    """Without accents: "café" is "cafe"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+
+
+@lru_cache(maxsize=4096)
+def _text_forms(text: str) -> frozenset[str]:
+    return frozenset(f for w in content_words(text) for f in _forms(w))
+
+
+@lru_cache(maxsize=4096)
+def _meanings(text: str) -> frozenset[int]:
+    return frozenset(i for f in _text_forms(text) for i in _MEANING.get(f, ()))
+
 
 _PERSON_CATEGORIES = frozenset({"person", "persons", "people", "someone", "human", "humans", "figure"})
 
 
-def _word_carried(word: str, have: frozenset[str], text: str) -> bool:
-    if stem(word) in have:
+def _word_carried(word: str, text: str) -> bool:
+    """A prompt word is carried by the text: in any form, by a word of the same group or
+    meaning, or, for a category, by a kind of it."""
+    forms = _text_forms(text)
+    own = _forms(word)
+    if own & forms:
+        return True
+    if any(len(f) >= _MIN_PREFIX and any(t.startswith(f) for t in forms) for f in own if f == word or f != stem(f)):
         return True
     groups = _groups(text)
     group = _group(word)
     if group is not None and group in groups:
+        return True
+    if any(_MEANING.get(f, set()) & _meanings(text) for f in own):
         return True
     if word in _ANIMAL_CATEGORIES:
         return bool(animals(text))
     if word in _PERSON_CATEGORIES:
         # "An individual" names a person, though "individual petals" does not put one in a
         # picture; so it carries "a person" without counting as a person word elsewhere.
-        return mentions_person(text) or "individual" in have
-    return any(stem(kind) in have or _group(kind) in groups for kind in _CATEGORIES.get(word, "").split())
+        return mentions_person(text) or "individual" in forms
+    return any(_forms(kind) & forms or _group(kind) in groups for kind in _CATEGORIES.get(word, "").split())
 
 
 @lru_cache(maxsize=4096)
@@ -290,64 +383,54 @@ def _groups(text: str) -> frozenset:
     return frozenset(g for w in content_words(text) if (g := _group(w)) is not None)
 
 
-def _is_key(word: str) -> bool:
-    """A word that must be carried: a thing from the lists, a colour, a number, a place."""
-    return (_group(word) is not None or word in _CATEGORIES or word in _ANIMAL_CATEGORIES
-            or word in _PERSON_CATEGORIES or word in _COLORS or word in _NUMBERS or word in _SPATIAL)
+@lru_cache(maxsize=4096)
+def required_words(original: str) -> tuple[str, ...]:
+    """The words of the prompt that describe the picture, in order, each once: all its content
+    words but the framing, judging and function words (a prompt of nothing else requires its
+    content words). A Chinese prompt gives its characters other than function characters."""
+    if CJK_RUN.search(original or ""):
+        return tuple(dict.fromkeys(c for run in CJK_RUN.findall(original) for c in run
+                                   if c not in _CJK_FUNCTION))
+    words = content_words(_VIEW.sub(" ", original or ""))
+    wanted = [w for w in words if not _forms(w) & _NOT_REQUIRED]
+    return tuple(dict.fromkeys(wanted or content_words(original or "")))
 
 
-def _cjk_coverage(text: str, original: str) -> float:
-    wanted = {c for run in CJK_RUN.findall(original) for c in run if c not in _CJK_FUNCTION}
-    if not wanted:
-        return 1.0
-    return sum(c in text for c in wanted) / len(wanted)
+@lru_cache(maxsize=8192)
+def carried_words(text: str, original: str) -> frozenset[str]:
+    """The prompt's required words that the text carries (see `_word_carried`; a Chinese
+    character counts when it is in the text)."""
+    if CJK_RUN.search(original or ""):
+        return frozenset(c for c in required_words(original) if c in text)
+    return frozenset(w for w in required_words(original) if _word_carried(w, text))
+
+
+def missing_words(text: str, original: str) -> list[str]:
+    """The prompt's required words that the text does not carry, in the prompt's order."""
+    have = carried_words(text, original)
+    return [w for w in required_words(original) if w not in have]
 
 
 @lru_cache(maxsize=4096)
 def subject_coverage(text: str, original: str) -> float:
-    """Fraction of the original's content words that the text still carries (1.0 if it has
-    none): by itself, a word of the same group, or a kind of a category. A CJK run counts when
-    it is there verbatim."""
-    wanted = content_words(original)
-    if not wanted:
-        return 1.0
-    have = stems(text)
-    kept = 0
-    for word in wanted:
-        if CJK_RUN.fullmatch(word):
-            kept += word in text
-        else:
-            kept += _word_carried(word, have, text)
-    return kept / len(wanted)
+    """Fraction of the prompt's required words that the text carries (1.0 if it has none)."""
+    wanted = required_words(original)
+    return len(carried_words(text, original)) / len(wanted) if wanted else 1.0
 
 
-# Of the words that are not things, two in five: a capable model rewords verbs and adjectives
-# ("glides" for "soaring", "towering" for "tall", "joyful" for "happy").
-_LENIENT_SHARE = 0.4
+# A Chinese answer rewords with other characters for the same meaning ("小狗" and "狗狗"), and no
+# word list tells them apart here: most of the prompt's characters must be there.
 _CJK_SHARE = 0.6
 
 
 @lru_cache(maxsize=4096)
 def carries_subject(text: str, original: str) -> bool:
-    """Whether the text says what the user asked for, in its own words if need be.
-
-    Every thing, colour, number and place the prompt names must be carried (see the module
-    doc); of its other words (verbs, adjectives; framing words aside) two in five must be.
-    Chinese text is carried when most of the prompt's characters
-    other than function characters are in the text."""
+    """Whether the text says what the user asked for, in its own words if need be: every
+    required word of the prompt is carried (see the module doc); for a Chinese prompt, most of
+    its characters other than function characters."""
     # A symbol is the user's exact word for a thing: "🐱 sleeping" is about a cat.
     if any(unicodedata.category(c) == "So" and c not in text for c in original or ""):
         return False
     if CJK_RUN.search(original or ""):
-        return _cjk_coverage(text, original) >= _CJK_SHARE
-    original = _VIEW.sub(" ", original)
-    wanted = [w for w in content_words(original) if w not in _FRAMING]
-    if not wanted:
-        wanted = content_words(original)
-        if not wanted:
-            return True
-    have = stems(text)
-    carried = [_word_carried(w, have, text) for w in wanted]
-    if not all(c for w, c in zip(wanted, carried) if _is_key(w)):
-        return False
-    return sum(carried) / len(carried) >= _LENIENT_SHARE
+        return subject_coverage(text, original) >= _CJK_SHARE
+    return not missing_words(text, original)

@@ -140,7 +140,10 @@ def test_non_english_is_told_by_script():
     ("answer", "original", "family", "ok"),
     [
         ("一只小狗在草地上奔跑。 A puppy runs across green grass, soft light.", "一只小狗在草地上奔跑。", "sdxl", True),
-        ("A puppy runs across green grass.", "一只小狗在草地上奔跑。", "sdxl", False),  # the user's words lost
+        # Wholly English is one language (an English system prompt asks for it); the subject is
+        # then not verifiable across languages (`Answer.cross_language`), which is no mix.
+        ("A puppy runs across green grass.", "一只小狗在草地上奔跑。", "sdxl", True),
+        ("A puppy runs across green grass.", "一只小狗在草地上奔跑。", "wan", True),
         ("一只小狗在草地上奔跑。 小狗很开心。", "一只小狗在草地上奔跑。", "sdxl", False),  # no English added
         # WAN answers a Chinese prompt in Chinese, and never with English sentences beside it.
         ("一只小狗在草地上奔跑。 小狗很开心。", "一只小狗在草地上奔跑。", "wan", True),

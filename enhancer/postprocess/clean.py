@@ -1,8 +1,9 @@
 """Clean: remove what a chatty instruction model wraps around its answer.
 
-Reasoning blocks, chat-template tokens, prefaces ("Sure! Here's your prompt:"), labels, Markdown,
-wrapping quotes, alternatives after the first, trailers ("I hope this helps", "Negative prompt:")
-and sentences that talk about the task instead of the picture. Pure functions.
+Reasoning blocks, chat-template tokens, placeholders ("[Image]"), JSON around the answer, prefaces
+("Sure! Here's your prompt:"), labels, Markdown, wrapping quotes, alternatives after the first,
+trailers ("I hope this helps", "Negative prompt:") and sentences that talk about the task instead
+of the picture. Pure functions.
 """
 
 from __future__ import annotations
@@ -29,6 +30,19 @@ _THINK_UNCLOSED = re.compile(r"<(?:think|thinking|reasoning)>.*", re.I | re.S)
 # A closing tag alone: the chat template opened the block, so everything before it is reasoning.
 _THINK_CLOSE_ONLY = re.compile(r"^.*</(?:think|thinking|reasoning)>", re.I | re.S)
 _FENCE = re.compile(r"^\s*(?:```|~~~)[\w+-]*\s*$", re.M)
+# Where a picture would go, a small model writes a placeholder ("[Image] A cat...", "[image of
+# a cat]", "<image>"): it describes nothing.
+_PLACEHOLDER = re.compile(
+    r"\[\s*(?:image|img|picture|photo|illustration|video)\b[^\[\]\n]{0,120}\]|"
+    r"<\s*/?\s*(?:image|img|picture|video)\b[^<>\n]{0,120}>",
+    re.I,
+)
+# An answer given as JSON: the opening of its first field is a label ('{"prompt": "'); what
+# follows the answer, the other fields and the closing brace ('", "style": "photo"}', or a
+# '{"prompt": ...}' after prose), is no part of the prompt. Keys are lowercase, so a quoted
+# sign ("OPEN", "CLOSED":) is not taken for one.
+_JSON_OPENER = re.compile(r'^\s*\{\s*"[a-z_ ]{1,30}"\s*:\s*"?', re.M)
+_JSON_TAIL = re.compile(r'(?:\{|"\s*,)\s*"[a-z_]{2,30}"\s*:.*|"\s*\}[\s\]}]*$', re.S)
 
 _RULE = re.compile(r"[-*_=~]{3,}")
 _HEADING = re.compile(r"^#{1,6}\s*")
@@ -126,6 +140,9 @@ def clean(raw: str, original: str) -> str:
     text = _THINK_CLOSE_ONLY.sub("", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _FENCE.sub("", text)
+    text = _PLACEHOLDER.sub(" ", text)
+    text = _JSON_OPENER.sub("", text, count=1)
+    text = _JSON_TAIL.sub("", text, count=1)
     text = _ASIDE.sub("", text)
 
     lines: list[str] = []

@@ -13,19 +13,21 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from ..detect import redundant_sentences
-from ..profiles import CAMERA, LIGHTING, QUALITY_TAGS, RESOLUTION, TECHNICAL, Profile
-from ..subject import stems
+from ..detect import non_latin_runs, redundant_sentences
+from ..profiles import QUALITY_TAGS, Profile
+from ..subject import carried_words, missing_words, required_words, stems
 from ..tokens import TokenCounter
-from .checks import distinct, in_language, keeps_subject, off_picture
-from .stock import lacks, missing_phrases, thin
+from .checks import distinct, keeps_subject, screen, why_dropped
+from .fit import Drop, fit, record
+from .language import cross_language
+from .phrases import phrases
+from .stock import missing_phrases, thin
 from .text import (
     ENDS_TERMINATED,
     fitting_prefix,
     meaningful,
     norm_key,
     pieces,
-    present,
     split_tags,
     structure,
     units_of,
@@ -39,7 +41,6 @@ _QUALITY_PHRASES = (frozenset(QUALITY_TAGS.keywords) - {"sharp focus"}) | {
     "extremely detailed", "hyperdetailed", "hyper detailed", "absurdres", "award winning",
     "award-winning", "ultra high res", "ultra high resolution",
 }
-_TECHNICAL_GROUP = (TECHNICAL, CAMERA, RESOLUTION)
 
 
 def join(parts: list[str]) -> str:
@@ -81,7 +82,8 @@ def _units(text: str) -> tuple[list[str], list[str]]:
     return lead, units
 
 
-def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCounter, rules: bool = False) -> str:
+def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCounter, rules: bool = False,
+                  drops: list[Drop] | None = None, language: str | None = None) -> str:
     def fits(parts: list[str]) -> bool:
         return counter.count(join(parts)) <= profile.budget
 
@@ -90,47 +92,136 @@ def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCoun
     for tag in dict.fromkeys(split_tags(original)):
         (quality if _is_quality(tag) else subject).append(tag)
 
+    if rules and not fits((quality or split_tags(QUALITY_TAGS.default)) + subject):
+        # The rules' draft is the user's prompt, and it alone is over budget: compressed from
+        # its start, as the user wrote it, never reordered.
+        return _cut_user_prompt(quality or split_tags(QUALITY_TAGS.default), subject, fits)
     lead_quality, units = _units(text)
     body: list[str] = []
     seen = {norm_key(q) for q in quality}
     for unit in lead_quality + units:
-        if norm_key(unit) in seen or off_picture(unit, original) or not in_language(unit, original):
+        if norm_key(unit) in seen:
             continue
-        seen.add(norm_key(unit))
-        (quality if _is_quality(unit) else body).append(unit)
+        for kept in _screened(unit, original, drops, language):
+            seen.add(norm_key(kept))
+            (quality if _is_quality(kept) else body).append(kept)
     # A small model's loop in tags ("They're going to jump, They're going to win, ...").
     loops = set(redundant_sentences(body, restatements=False))
-    body = distinct([u for i, u in enumerate(body) if i not in loops], original)
+    unlooped = distinct([u for i, u in enumerate(body) if i not in loops], original)
+    for unit in body:
+        if unit not in unlooped:
+            record(drops, unit, "repetition")
+    body = unlooped
 
     # A check dropped a unit of the model's, or the user's words must lead (set below).
     repaired = len(body) < sum(not _is_quality(u) for u in units)
-    if body and keeps_subject(join(body), original):
+    # An answer in another language than the prompt's cannot be compared with it word for
+    # word: it stays the model's (the user's words in front would mix two languages).
+    if body and (cross_language(language, original) or keeps_subject(join(body), original)):
         lead: list[str] = []
         body = _subject_first(body, original)
     else:
-        lead = subject
+        lead = _users_missing_tags(subject, body, original)
         repaired = True
-        body = _without_restatement(body, subject)
+        body = _without_restatement(body, lead)
     if not quality:
         quality = [t for t in split_tags(QUALITY_TAGS.default) if norm_key(t) not in seen]
 
     head = _head(quality, lead, fits)
     if head is None:
         return _cut_user_prompt(quality, lead, fits)
-    kept = list(body)
-    while kept and not fits(head + kept):
-        kept.pop(_lowest_priority(head, kept, original, profile))
+    follows: dict[int, int] = {}
+    prose = any(ENDS_TERMINATED.search(u) for u in body)
+    if prose and not fits(head + body):
+        # Prose that does not fit becomes the model's own phrases, which a fit can drop one by
+        # one: whole sentences would go with every detail they hold.
+        body, follows = _as_phrases(body, original)
+        prose = False
+    kept = fit(body, lambda parts: fits(head + parts), lambda parts: join(head + parts), original, profile,
+               droppable=lambda i: not (prose and i == 0), drops=drops, follows=follows)
+    if not lead and not cross_language(language, original) and not keeps_subject(join(head + kept), original):
+        # The model's units that carry the prompt do not all fit: the user's own tags for what
+        # went lead instead (they are shorter), and the model's units share what is left.
+        lead = _users_missing_tags(subject, kept, original)
+        head = _head(quality, lead, fits)
+        if head is None:
+            return _cut_user_prompt(quality, lead, fits)
+        body = _without_restatement(body, lead)
+        follows = {}
+        kept = fit(body, lambda parts: fits(head + parts), lambda parts: join(head + parts), original,
+                   profile, drops=drops)
     out = head + kept
     # Stock tags fill what the rules' draft lacks, or what a thin answer lacks once a check has
     # had to repair it (thin judged on all the model wrote: compressed to fit is not thin); a
     # clean answer passes through as the model wrote it, led by quality tags.
     if not (rules or (repaired and thin(join(head + body), profile, counter))):
         return join(out)
-    for phrase in missing_phrases(profile, original, join(out), skip=(QUALITY_TAGS,)):
+    for phrase in missing_phrases(profile, original, join(out), skip=(QUALITY_TAGS,), language=language):
         for tag in split_tags(phrase):
             if norm_key(tag) not in {norm_key(p) for p in out} and fits(out + [tag]):
                 out.append(tag)
     return join(out)
+
+
+_PHRASE_REPAIRABLE = frozenset({"invented_person", "invented_animal", "off_picture"})
+
+
+def _screened(unit: str, original: str, drops: list[Drop] | None, language: str | None) -> list[str]:
+    """The unit as it may stay (`checks.screen`). An English sentence that must go for a person,
+    an animal or a remark in one of its parts keeps its other phrases as tags: SDXL reads tags,
+    and "carefully chisels the luminous silver marble" need not go with "his weathered hands"."""
+    reason = why_dropped(unit, original, language)
+    if reason not in _PHRASE_REPAIRABLE or not ENDS_TERMINATED.search(unit) or non_latin_runs(unit):
+        kept = screen(unit, original, drops, language)
+        return [kept] if kept else []
+    out: list[str] = []
+    head_kept = False
+    for piece in phrases(unit):
+        if piece.attached and not head_kept:
+            record(drops, piece.text, reason)  # it modifies what went
+            continue
+        head_kept = screen(piece.text, original, drops, language) == piece.text
+        if head_kept:
+            out.append(piece.text)
+    return out
+
+
+def _as_phrases(body: list[str], original: str) -> tuple[list[str], dict[int, int]]:
+    """The body with each English sentence split into its phrases (`phrases`), in the answer's
+    order but for the piece that names the prompt's subject, which goes first (SDXL's pooled
+    embedding sees the first window); a phrase that modifies another stays right behind it.
+    Returns the pieces and, for each modifier, the index of the piece it modifies."""
+    blocks: list[list[str]] = []
+    for unit in body:
+        if not ENDS_TERMINATED.search(unit) or non_latin_runs(unit):
+            blocks.append([unit])
+            continue
+        for piece in phrases(unit):
+            if piece.attached and blocks:
+                blocks[-1].append(piece.text)
+            else:
+                blocks.append([piece.text])
+    subject = next((w for w in required_words(original)
+                    if any(w in carried_words(b[0], original) for b in blocks)), None)
+    opening = next((i for i, b in enumerate(blocks) if subject in carried_words(b[0], original)), 0)
+    blocks.insert(0, blocks.pop(opening))
+    pieces_out: list[str] = []
+    follows: dict[int, int] = {}
+    for block in blocks:
+        start = len(pieces_out)
+        pieces_out.extend(block)
+        follows.update({start + k: start + k - 1 for k in range(1, len(block))})
+    return pieces_out, follows
+
+
+def _users_missing_tags(subject: list[str], body: list[str], original: str) -> list[str]:
+    """The user's tags to bring back in front: those that hold what the model's units lost (a
+    word, a quotation or a weighted group), or all of them when the units hold none of it. A
+    tag the model's text already carries would only spend the budget twice."""
+    said = join(body)
+    lost = set(missing_words(said, original))
+    tags = [t for t in subject if carried_words(t, original) & lost or not keeps_subject(said, t)]
+    return tags if tags and body else subject
 
 
 def _head(quality: list[str], lead: list[str], fits: Callable[[list[str]], bool]) -> list[str] | None:
@@ -191,27 +282,3 @@ def _after_subject(tag: str, subject: list[str]) -> str:
             rest = rest[_RESTATEMENT_JOINER.match(rest).end():]
             return rest if meaningful(rest) else tag
     return tag
-
-
-def _element_rank(unit: str) -> int:
-    if present(LIGHTING, unit):
-        return 0
-    if any(present(e, unit) for e in _TECHNICAL_GROUP):
-        return 1
-    return 2
-
-
-def _lowest_priority(head: list[str], kept: list[str], original: str, profile: Profile) -> int:
-    """The unit to drop first: not one the subject needs, then one whose elements others also
-    have (lighting before technical terms before style), the later the sooner. A prose answer's
-    first sentence opens on the subject and goes last."""
-    prose = any(ENDS_TERMINATED.search(u) for u in kept)
-    candidates = range(1, len(kept)) if prose and len(kept) > 1 else range(len(kept))
-
-    def priority(i: int) -> tuple[int, int, int, int]:
-        rest = join(head + kept[:i] + kept[i + 1:])
-        needed = not keeps_subject(rest, original)
-        only_holder = sum(lacks(e, rest) and not lacks(e, kept[i]) for e in profile.required)
-        return (needed, only_holder, -_element_rank(kept[i]), -i)
-
-    return min(candidates, key=priority)

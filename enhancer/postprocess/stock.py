@@ -9,6 +9,7 @@ from ..detect import is_non_english, without_stock
 from ..profiles import MOTION, Element, Profile
 from ..subject import CJK_RUN, animals, asks_for_person
 from ..tokens import TokenCounter
+from .language import NATIVE, resolve
 from .text import present
 
 # A still picture: motion added to it would contradict the prompt.
@@ -53,28 +54,35 @@ def lacks(element: Element, text: str) -> bool:
     return not present(element, without_stock(text))
 
 
-def phrase_for(element: Element, original: str, answer: str) -> str | None:
+def phrase_for(element: Element, original: str, answer: str, language: str | None = None) -> str | None:
     """The stock phrase to add for a missing element, or None where any would contradict the
-    prompt or the answer, or break its one language."""
-    if is_non_english(original):
+    prompt or the answer, or break its one language (`language`: the answer's; None: the
+    prompt's script): English for a "latin" answer, even to a Chinese prompt."""
+    language = resolve(language, original)
+    if language == NATIVE:
         # Chinese answers get Chinese stock; other scripts have none, and English would mix.
-        return element.chinese if CJK_RUN.search(original) else None
+        native = original if is_non_english(original) else answer
+        return element.chinese if CJK_RUN.search(native) else None
     context = f"{original}\n{answer}"
-    if element.name == "motion" and (is_still(context) or not _can_move(original)):
+    # A prompt in another script names what moves in words the English checks cannot read:
+    # the English answer says it.
+    mover = context if is_non_english(original) else original
+    if element.name == "motion" and (is_still(context) or not _can_move(mover)):
         return None
     if element.photographic and is_drawn(context):
         return element.stylized
     return element.default
 
 
-def missing_phrases(profile: Profile, original: str, answer: str, skip: tuple[Element, ...] = ()) -> list[str]:
+def missing_phrases(profile: Profile, original: str, answer: str, skip: tuple[Element, ...] = (),
+                    language: str | None = None) -> list[str]:
     """Stock phrases for the profile's required elements the answer lacks, in profile order."""
     added: list[str] = []
     for element in profile.required:
         if element in skip:
             continue
         if lacks(element, " ".join([answer, *added])):
-            phrase = phrase_for(element, original, answer)
+            phrase = phrase_for(element, original, answer, language)
             # Already there: added on an earlier pass, and it counts for nothing (see `lacks`).
             if phrase and phrase not in answer:
                 added.append(phrase)

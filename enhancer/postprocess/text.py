@@ -303,7 +303,7 @@ _CLAUSE_BREAK = re.compile(r"\s*(?:[,;]|\s[\u2013\u2014-])\s+")
 def clauses(sentence: str) -> list[str]:
     """The sentence in clauses, each but the first starting at its separator, so that any
     leading run of them joined is a cut between clauses. Never splits a protected span."""
-    _, spans = find_spans(sentence)
+    spans, _ = find_spans(sentence)
     masked = mask(sentence, spans)
     out: list[str] = []
     begin = 0

@@ -13,19 +13,32 @@ from typing import Callable
 
 from ..profiles import Profile
 from ..tokens import TokenCounter
-from .checks import distinct, in_language, keeps_subject, off_picture
-from .stock import lacks, missing_phrases, thin
+from .checks import distinct, keeps_subject, screen
+from .fit import Drop, fit, record
+from .language import cross_language
+from .stock import missing_phrases, thin
 from .text import clauses, fitting_prefix, norm_key, sentences, terminate
 
 
-def optimize_wan(text: str, original: str, profile: Profile, counter: TokenCounter, rules: bool = False) -> str:
+def optimize_wan(text: str, original: str, profile: Profile, counter: TokenCounter, rules: bool = False,
+                 drops: list[Drop] | None = None, language: str | None = None) -> str:
     written = sentences(text)
-    model = [s for s in sentences(text, drop_dangling=True)
-             if not off_picture(s, original) and in_language(s, original)]
-    model = distinct(model, original)
+    model = []
+    for sentence in sentences(text, drop_dangling=True):
+        kept = screen(sentence, original, drops, language)
+        if kept:
+            model.append(kept)
+    unrepeated = distinct(model, original)
+    for sentence in model:
+        if sentence not in unrepeated:
+            record(drops, sentence, "repetition")
+    model = unrepeated
     lead: list[str] = []
-    if not (model and keeps_subject(" ".join(model), original)):
-        # The model lost the subject (or said nothing): the user's own words open the prompt.
+    # An answer in another language than the prompt's cannot be compared with it word for
+    # word: it stays the model's (the user's words in front would mix two languages).
+    if not (model and (cross_language(language, original) or keeps_subject(" ".join(model), original))):
+        # The model lost a word of the prompt (or said nothing): the user's own words open the
+        # prompt, where WAN's encoder and a reader meet the request as it was made.
         lead = sentences(original)
     body: list[str] = []
     seen: set[str] = set()
@@ -38,44 +51,32 @@ def optimize_wan(text: str, original: str, profile: Profile, counter: TokenCount
     # has had to repair it; a clean answer passes through as the model wrote it.
     repaired = bool(lead) or len(model) < len(written)
     fill = rules or (repaired and thin(" ".join(body), profile, counter))
-    return _pack(body, len(lead), original, profile, counter, fill)
+    return _pack(body, len(lead), original, profile, counter, fill, drops, language)
 
 
 def _pack(body: list[str], pinned: int, original: str, profile: Profile, counter: TokenCounter,
-          fill: bool) -> str:
-    """The sentences that fit, then, with `fill`, stock sentences for what they lack while
-    they fit.
-
-    Over the budget the sentence of lowest priority goes first: never the first (it opens on
-    the subject) nor the user's own (`pinned`), and before the others, one whose required
-    elements another sentence also has, the later the sooner."""
+          fill: bool, drops: list[Drop] | None, language: str | None = None) -> str:
+    """The sentences that fit (`fit.fit`: never the first, which opens on the subject, nor the
+    user's own, `pinned`), then, with `fill`, stock sentences for what they lack while they fit."""
     def fits(prose: str) -> bool:
         return counter.count(prose) <= profile.budget
 
-    kept = list(body)
-    while len(kept) > 1 and not fits(" ".join(kept)):
-        kept.pop(_lowest_priority(kept, max(pinned, 1), original, profile))
-    if kept and not fits(" ".join(kept)):
-        kept = [_shorten(kept[0], fits)] if _shorten(kept[0], fits) else []
-    out = " ".join(kept)
+    def render(parts: list[str]) -> str:
+        return " ".join(parts)
+
+    kept = fit(body, lambda parts: len(parts) <= 1 or fits(render(parts)), render, original, profile,
+               droppable=lambda i: i >= max(pinned, 1), drops=drops)
+    if kept and not fits(render(kept)):
+        short = _shorten(kept[0], fits)
+        record(drops, kept[0], "over_budget")
+        kept = [short] if short else []
+    out = render(kept)
     if not fill:
         return out
-    for phrase in missing_phrases(profile, original, out):
+    for phrase in missing_phrases(profile, original, out, language=language):
         if fits(f"{out} {phrase}".strip()):
             out = f"{out} {phrase}".strip()
     return out
-
-
-def _lowest_priority(kept: list[str], first_droppable: int, original: str, profile: Profile) -> int:
-    candidates = range(first_droppable, len(kept)) if first_droppable < len(kept) else range(1, len(kept))
-
-    def priority(i: int) -> tuple[int, int, int]:
-        rest = " ".join(kept[:i] + kept[i + 1:])
-        needed_for_subject = not keeps_subject(rest, original)
-        only_holder = sum(lacks(e, rest) and not lacks(e, kept[i]) for e in profile.required)
-        return (needed_for_subject, only_holder, -i)
-
-    return min(candidates, key=priority)
 
 
 def _shorten(sentence: str, fits: Callable[[str], bool]) -> str:
