@@ -201,7 +201,7 @@ PROFILES: dict[str, Profile] = {
     "sdxl_high": Profile(
         "sdxl_high", "sdxl", "high", 120, 100, (QUALITY_TAGS, LIGHTING, TECHNICAL, CAMERA, RESOLUTION),
         _SDXL_RULES + " Include the camera, lens and resolution. Stay under 90 words.",
-        LEGACY_SDXL_PROMPT, thin_below=30,
+        LEGACY_SDXL_PROMPT, thin_below=50,
     ),
     "wan_fast": Profile(
         "wan_fast", "wan", "fast", 175, 80, (MOTION, CINEMATOGRAPHY, TEMPORAL),

@@ -117,7 +117,7 @@ def replay_one(line: dict[str, Any], job_type: str, counters: dict[str, TokenCou
         dropped=[{"text": d.text, "reason": d.reason} for d in answer.drops],
         defects=list(defects(text, prompt, profile.family)),
         fragments=fragments(cleaned, text, prompt, remarks) if wan else [],
-        dangling_pieces=[] if wan else dangling_pieces(text),
+        dangling_pieces=[] if wan else dangling_pieces(text, f"{cleaned}\n{prompt}"),
         restated=restated(cleaned, text, prompt),
         stray_script=stray_script(text, prompt),
         mixed_language=mixed_language(text, prompt),

@@ -151,14 +151,23 @@ def kept_whole_eligible(cleaned: str, raw: str, prompt: str, counter: TokenCount
             and not stray_script(cleaned, prompt))
 
 
-def dangling_pieces(answer: str) -> list[str]:
+def _ends_clause_in(piece: str, source: str) -> bool:
+    """The piece is written in the source where a clause ends (before punctuation or the end):
+    "Boats sail by." ends on a particle as the model wrote it, not on a cut."""
+    flat = " ".join(piece.split()).lower()
+    return re.search(re.escape(flat) + r"[\"'\u201d\u2019)]*\s*(?:[,;:.!?\u2026]|$)",
+                     " ".join(source.split()).lower()) is not None
+
+
+def dangling_pieces(answer: str, source: str = "") -> list[str]:
     """The comma-separated pieces of an SDXL answer whose last word is a preposition, article,
     conjunction or possessive ("sitting with", "the cat's"): a phrase cut before its object. A
-    quotation and a particle after a verb of movement ("the camera zooms in") end a phrase whole."""
+    quotation, a particle after a verb of movement ("the camera zooms in") and a piece that ends
+    a clause of `source` (the model's text and the prompt) as it was written end a phrase whole."""
     out = []
     for piece in split_tags(answer):
         words = _words(piece)
-        if not words or _ENDS_IN_QUOTE.search(piece):
+        if not words or _ENDS_IN_QUOTE.search(piece) or (source and _ends_clause_in(piece, source)):
             continue
         last, before = words[-1], words[-2] if len(words) > 1 else ""
         if last in _PARTICLES and stem(before) in _PARTICLE_VERBS:

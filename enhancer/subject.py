@@ -229,7 +229,7 @@ def mentions_person(text: str) -> bool:
 # Asking for people is judged more broadly than mentioning them: a prompt word that is as often
 # something else ("a couple of trees") still lets the answer show people, which costs little,
 # whereas in an answer it would get a sentence dropped.
-_PROMPT_PERSON_WORDS = frozenset("couple couples twins lovers newlyweds".split())
+_PROMPT_PERSON_WORDS = frozenset("couple couples twins lovers newlyweds selfie selfies".split())
 # A prompt that opens on a name doing what people do ("Gwen Stacy reading a book", "Vincent van
 # Gogh is painting in the room", "Yoda playing guitar on the stage") is about that person or
 # character, and the answer may call them "she" or "a man".

@@ -248,4 +248,5 @@ def test_an_answer_stuck_in_a_loop_ends_early_and_is_finished_as_the_whole_one(s
     tokens = generator.tokenizer(stopped, add_special_tokens=False)["input_ids"]
     assert whole.startswith(stopped) and len(tokens) < profile.max_new_tokens - 50
     counter = service._counter(profile)
-    assert finish(stopped, prompt, profile, counter) == finish(whole, prompt, profile, counter)
+    short, full = finish(stopped, prompt, profile, counter), finish(whole, prompt, profile, counter)
+    assert (short.text, short.from_model) == (full.text, full.from_model)

@@ -79,7 +79,9 @@ def test_intelligent_and_legacy_actions(run_job):
 def test_system_prompt_from_an_edge_function_is_reported_as_edge_function(run_job):
     result = run_job({
         "prompt": "a castle on a hill",
-        "system_prompt": "You write SDXL prompts as comma-separated tags. Reply with the prompt only.",
+        # An instruction the embedded 135M model answers with a description (asked for tags, it
+        # talks about the castle as a product, and the answer is the rules').
+        "system_prompt": "You write SDXL prompts. Describe the picture in one sentence. Reply with the prompt only.",
         "context": {"user_preferences": "high_detail"},
         "use_cache": False,
     })

@@ -44,6 +44,13 @@ _UNSEEN = re.compile(
     r"throughout\s+(?:history|the\s+ages|time)|"
     r"(?:has|have|had)\s+(?:long\s+)?been\s+used|(?:is|are)\s+(?:often|commonly|widely|typically)\s+used|"
     r"in\s+(?:many|various|countless)\s+(?:different\s+)?ways|"
+    # A life story and a verdict on the work in place of the picture: "He had a passion for
+    # fishing and spent years perfecting his craft. His story inspired him... This creative piece
+    # showcases the beauty of nature and the human spirit."
+    r"passion\s+for|(?:spent|spends|spending)\s+(?:\w+\s+)?(?:years|decades|months|a\s+lifetime)|"
+    r"(?:his|her|their|its|whose)\s+(?:life\s+)?story|inspired\s+(?:him|her|them|us|me|people)|"
+    r"showcas\w*\s+the\s+beauty|the\s+human\s+spirit|"
+    r"(?:this|the)\s+(?:creative|art|artistic)\s+(?:piece|work)|game[-\s]changer|"
     # A pronoun with a modal or a plan: "They need to choose...", "You might consider...", and
     # the speculation that replaces a description: "This could be a rabbit."
     r"(?:they|he|she|you|we|i|it|this|these)\s+(?:need|needs|might|could|should|would|may|must|propose|proposes)"
@@ -160,8 +167,9 @@ def _said_exactly(span: str, text: str) -> bool:
     span = " ".join(span.split())
     if span[0] not in _QUOTES:
         return span in text
-    inner = re.escape(span[1:-1].strip())
-    return re.search(f"[{_QUOTES}]\\s*{inner}\\s*[{_QUOTES}]", text) is not None
+    inner = re.escape(span[1:-1].strip().rstrip(".,!?"))
+    # A sentence that ends on the quotation may put its full stop inside it ("the word "Meta."").
+    return re.search(f"[{_QUOTES}]\\s*{inner}[.,!?]?\\s*[{_QUOTES}]", text) is not None
 
 
 def keeps_subject(text: str, original: str) -> bool:
@@ -209,7 +217,8 @@ def screen(piece: str, original: str, drops: list | None, language: str | None =
 def why_dropped(piece: str, original: str, language: str | None = None) -> str | None:
     """Why a unit of the model's answer must go whole (the reasons of `off_picture` and
     `in_language`, by name for the change report), or None when it may stay."""
-    if mentions_person(piece) and not asks_for_person(original):
+    # The viewer of a remark ("inviting the viewer to...") is no one in the picture.
+    if mentions_person(_VIEWER_REMARK.sub(" ", piece)) and not asks_for_person(original):
         return "invented_person"
     if invents_animal(_opening(piece), original):
         return "invented_animal"

@@ -2,10 +2,12 @@
 
 The model's answer is trusted unit by unit: a tag answer is made of tags, a prose answer of
 sentences (a sentence that is itself a list of tags counts as tags). A unit that invents, talks
-of what cannot be seen or breaks the language goes whole; the user's words go right after the
-quality tags only when the answer does not carry the subject; over the budget whole units go,
-lowest priority first (never a part of one: a unit that does not fit goes); stock tags are added
-only for what a thin answer lacks, while they fit.
+of what cannot be seen or breaks the language goes (a sentence that does so in one part keeps
+its other phrases as tags); the user's tags that hold what the answer lost go right after the
+quality tags, and none when it lost nothing. Prose that fits stays prose; prose that does not
+becomes the model's own phrases (`phrases.py`), the subject's first; over the budget whole units
+go, by what they carry (`fit.py`); stock tags are added only for what a thin repaired answer
+lacks, while they fit.
 """
 
 from __future__ import annotations
@@ -186,6 +188,9 @@ def _screened(unit: str, original: str, drops: list[Drop] | None, language: str 
     return out
 
 
+_QUOTED_STOP = re.compile("[.!?\u2026]+([\"\u201d'\u2019])$")
+
+
 def _as_phrases(body: list[str], original: str) -> tuple[list[str], dict[int, int]]:
     """The body with each English sentence split into its phrases (`phrases`), in the answer's
     order but for the piece that names the prompt's subject, which goes first (SDXL's pooled
@@ -197,10 +202,13 @@ def _as_phrases(body: list[str], original: str) -> tuple[list[str], dict[int, in
             blocks.append([unit])
             continue
         for piece in phrases(unit):
+            # A quotation that ended the sentence keeps its words, not the full stop inside it,
+            # which would read as the end of a sentence and glue the next phrase on.
+            text = _QUOTED_STOP.sub(r"\1", piece.text)
             if piece.attached and blocks:
-                blocks[-1].append(piece.text)
+                blocks[-1].append(text)
             else:
-                blocks.append([piece.text])
+                blocks.append([text])
     subject = next((w for w in required_words(original)
                     if any(w in carried_words(b[0], original) for b in blocks)), None)
     opening = next((i for i, b in enumerate(blocks) if subject in carried_words(b[0], original)), 0)

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..detect import non_latin_runs
 from ..profiles import Profile
+from ..subject import carried_words, missing_words
 from ..tokens import TokenCounter
 from .checks import distinct, keeps_subject, screen
 from .fit import Drop, fit, record
 from .language import cross_language
 from .stock import missing_phrases, thin
-from .text import clauses, fitting_prefix, norm_key, sentences, terminate
+from .text import capitalize, clauses, fitting_prefix, norm_key, sentences, split_tags, terminate
 
 
 def optimize_wan(text: str, original: str, profile: Profile, counter: TokenCounter, rules: bool = False,
@@ -40,6 +42,11 @@ def optimize_wan(text: str, original: str, profile: Profile, counter: TokenCount
         # The model lost a word of the prompt (or said nothing): the user's own words open the
         # prompt, where WAN's encoder and a reader meet the request as it was made.
         lead = sentences(original)
+        short = _lost_pieces(original, model)
+        # Where the whole prompt would push a sentence of the model's out, only the user's
+        # parts that hold what the model lost come back.
+        if short and model and not _fits(lead + model, profile, counter) and _fits(short + model, profile, counter):
+            lead = short
     body: list[str] = []
     seen: set[str] = set()
     for sentence in lead + model:
@@ -52,6 +59,21 @@ def optimize_wan(text: str, original: str, profile: Profile, counter: TokenCount
     repaired = bool(lead) or len(model) < len(written)
     fill = rules or (repaired and thin(" ".join(body), profile, counter))
     return _pack(body, len(lead), original, profile, counter, fill, drops, language)
+
+
+def _fits(parts: list[str], profile: Profile, counter: TokenCounter) -> bool:
+    return counter.count(" ".join(parts)) <= profile.budget
+
+
+def _lost_pieces(original: str, model: list[str]) -> list[str]:
+    """The user's own comma-separated parts that hold the words the model's sentences lost, as
+    one sentence; [] when the prompt is one part (or not in English): nothing shorter to bring."""
+    parts = split_tags(original)
+    if len(parts) < 2 or non_latin_runs(original):
+        return []
+    lost = set(missing_words(" ".join(model), original))
+    chosen = [p for p in parts if carried_words(p, original) & lost]
+    return [capitalize(terminate(", ".join(chosen)))] if chosen else []
 
 
 def _pack(body: list[str], pinned: int, original: str, profile: Profile, counter: TokenCounter,
