@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -115,3 +116,19 @@ def test_an_answer_credited_to_the_model_carries_two_words_in_a_row_of_its_own(p
 def test_every_describing_word_of_the_prompt_is_carried_in_some_form(prompt, answer, missing):
     assert missing_words(answer, prompt) == missing
     assert carries_subject(answer, prompt) == (not missing)
+
+
+def test_wan_brings_back_only_the_users_part_that_holds_the_lost_word_when_the_prompt_would_not_fit():
+    # GPT-4o's answer has the waves "caress" the sand: "lapping" is lost, so the user's words
+    # open it. Where the whole prompt would push a sentence of the model's out, only the user's
+    # part with "lapping" comes back.
+    line = next(line for line in LINES if line["model"] == "GPT-4o"
+                and line["prompt"].startswith("A beautiful coastal beach in spring, waves lapping on sand, in super"))
+    counter = COUNTERS["wan"]
+    roomy = finish(line["raw"], line["prompt"], PROFILES["wan_fast"], counter)
+    opening = line["prompt"] + ". "  # the prompt as a sentence
+    assert roomy.text.startswith(opening)
+    models_part = roomy.text[len(opening):]
+    tight = dataclasses.replace(PROFILES["wan_fast"], budget=counter.count(roomy.text) - 2)
+    answer = finish(line["raw"], line["prompt"], tight, counter)
+    assert answer.text == "Waves lapping on sand. " + models_part
