@@ -46,10 +46,10 @@ from .quality import assess
 from .service import EnhancementService, build_messages
 from .subject import (
     asks_for_person,
-    carries_subject,
     content_words,
     invents_animal,
     subject_coverage,
+    subject_verdict,
 )
 from .tokens import clip_counter, video_counter
 
@@ -83,7 +83,7 @@ class Row:
     within_budget: bool
     coverage: float
     subject_kept: bool
-    cross_language: bool  # the answer is in another script than the prompt: no word to compare
+    cross_language: bool  # answered in another language, and no word of the prompt to compare
     off_picture: list[str]
     chatter: list[str]
     invented_person: bool
@@ -117,8 +117,8 @@ def check(prompt: str, answer: str, source: str, raw: str | None, profile: Profi
         prompt_tokens=counter.count(prompt),
         within_budget=0 < tokens <= profile.budget,
         coverage=subject_coverage(answer, prompt),
-        subject_kept=carries_subject(answer, prompt),
-        cross_language=is_non_english(answer) != is_non_english(prompt),
+        subject_kept=subject_verdict(answer, prompt) is True,
+        cross_language=subject_verdict(answer, prompt) is None,
         off_picture=[u for u in sentences(answer) if off_picture(u, prompt)],
         chatter=markers,
         invented_person=invents_person(answer, prompt),
@@ -193,7 +193,7 @@ def render(job_type: str, profile: Profile, s: dict[str, Any]) -> str:
         f"| answers | {n} | |",
         f"| within budget | {_pct(s['within_budget'], n)} | 100% |",
         f"| subject kept: every prompt word carried (prompts that fit the budget; see subject.carries_subject) | {_pct(s['subject_kept'], s['fitting_prompts'])} | 100% |",
-        f"| subject not verifiable: answer in another language than the prompt | {_pct(s.get('cross_language', 0), n)} | |",
+        f"| subject not verifiable: answered in another language, no word to compare | {_pct(s.get('cross_language', 0), n)} | |",
         f"| off-picture sentence (postprocess.checks.off_picture) | {_pct(s.get('off_picture', 0), n)} | 0 |",
         f"| chatter | {_pct(s['chatter'], n)} | 0 |",
         f"| invented person (of person-free prompts) | {_pct(s['invented_person'], s['person_free_prompts'])} | < 5% |",

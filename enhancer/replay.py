@@ -39,7 +39,7 @@ from .replay_checks import (
     restated,
     stray_script,
 )
-from .subject import carried_words, carries_subject, missing_words
+from .subject import carried_words, missing_words, subject_verdict
 from .tokens import TokenCounter
 
 _TIERS = {"sdxl": ("sdxl_image_fast", "sdxl_image_high"), "wan": ("video_fast", "video_high")}
@@ -69,7 +69,7 @@ class ReplayRow:
     budget: int
     within_budget: bool
     subject_kept: bool
-    cross_language: bool  # answered in another language than the prompt's: no word to compare
+    cross_language: bool  # answered in another language, and no word of the prompt to compare
     missing_words: list[str]  # the prompt's required words the answer does not carry
     lost_by_worker: list[str]  # those of them the model's cleaned answer did carry
     model_text_kept: bool  # a word of the model's own survives, whatever the label says
@@ -109,8 +109,8 @@ def replay_one(line: dict[str, Any], job_type: str, counters: dict[str, TokenCou
         quality_score=assess(text, prompt, profile, counter).score,
         raw_score=assess(raw, prompt, profile, counter).score,
         tokens=tokens, budget=profile.budget, within_budget=0 < tokens <= profile.budget,
-        subject_kept=carries_subject(text, prompt),
-        cross_language=answer.cross_language,
+        subject_kept=subject_verdict(text, prompt) is True,
+        cross_language=subject_verdict(text, prompt) is None,
         missing_words=missing,
         lost_by_worker=[w for w in missing if w in model_carried],
         model_text_kept=bool(cleaned) and carries_model_text(text, cleaned, prompt),

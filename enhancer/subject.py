@@ -278,7 +278,8 @@ _FUNCTION = frozenset(
     "after before against along among upon within without off like than then so just also not "
     "can will would could should may might do does did one he she his her him they them their "
     "we our you your my i me it its made make wear wearing wears being using take taking get gets go "
-    "going come set put keep feature featuring write writes written say says saying".split()
+    "going come set put keep feature featuring write writes written say says saying start starts begin "
+    "begins continue continues".split()
 )
 _NOT_REQUIRED = _FRAMING | _JUDGING | _FUNCTION
 # "front view" asks for a camera angle, not for something in front of something.
@@ -434,3 +435,58 @@ def carries_subject(text: str, original: str) -> bool:
     if CJK_RUN.search(original or ""):
         return subject_coverage(text, original) >= _CJK_SHARE
     return not missing_words(text, original)
+
+
+# --------------------------------------------------------------------------------------------
+# Across languages: a Chinese prompt and an English answer
+# --------------------------------------------------------------------------------------------
+
+# The things, colours and actions Chinese prompts most often name, with English words that carry
+# them (judged like any prompt word: "puppy" carries "dog", "eagle" carries "bird"). Enough to
+# tell an answer about the prompt from one about something else; not a translator.
+_CHINESE_WORDS = {
+    "小狗": "dog", "狗": "dog", "小猫": "cat", "猫": "cat", "鸟": "bird", "鱼": "fish", "马": "horse",
+    "牛": "cow", "羊": "sheep", "猪": "pig", "熊猫": "panda", "熊": "bear", "老虎": "tiger", "狮子": "lion",
+    "兔": "rabbit", "鸭": "duck", "鸡": "chicken", "龙": "dragon", "蝴蝶": "butterfly", "大象": "elephant",
+    "男人": "man", "女人": "woman", "女孩": "girl", "男孩": "boy", "孩子": "child", "美人": "woman",
+    "老人": "person", "人": "person",
+    "自行车": "bicycle", "汽车": "car", "火车": "train", "飞机": "airplane", "船": "boat",
+    "草地": "grass", "草": "grass", "花": "flower", "树": "tree", "森林": "forest", "山": "mountain",
+    "河": "river", "湖": "lake", "海滩": "beach", "海": "sea", "雪": "snow", "雨": "rain", "天空": "sky",
+    "太阳": "sun", "月亮": "moon", "城市": "city", "街": "street", "房子": "house", "桥": "bridge",
+    "红": "red", "蓝": "blue", "绿": "green", "黄": "yellow", "白": "white", "黑": "black",
+    "奔跑": "run", "跑": "run", "骑": "ride", "走": "walk", "飞": "fly", "游泳": "swim", "跳舞": "dance",
+    "跳": "jump", "吃": "eat", "喝": "drink", "坐": "sit", "站": "stand", "睡": "sleep", "唱": "sing",
+}
+# Longest first, so that "小狗" is read before "狗" and "海滩" before "海".
+_CHINESE_KEYS = sorted(_CHINESE_WORDS, key=len, reverse=True)
+_CARRIED_ALIKE = {"grass": "meadow lawn field", "run": "sprint dash race bound", "ride": "cycle pedal"}
+
+
+@lru_cache(maxsize=1024)
+def carries_subject_across(text: str, original: str) -> bool | None:
+    """Whether an answer in English carries a Chinese prompt's subject, judged by the words of
+    `_CHINESE_WORDS` the prompt holds: every one of them carried (True), one missing (False),
+    or None when the prompt holds none of them and nothing can be judged."""
+    rest = original or ""
+    wanted: list[str] = []
+    for key in _CHINESE_KEYS:
+        if key in rest:
+            wanted.append(_CHINESE_WORDS[key])
+            rest = rest.replace(key, " ")
+    if not wanted:
+        return None
+    return all(_word_carried(w, text) or any(_word_carried(a, text) for a in _CARRIED_ALIKE.get(w, "").split())
+               for w in dict.fromkeys(wanted))
+
+
+def subject_verdict(text: str, original: str) -> bool | None:
+    """Whether the text carries the prompt's subject, for every checker (replay, eval): by the
+    one rule where the words can be compared; across languages (a Chinese prompt, an English
+    answer) by `carries_subject_across`; None where nothing can be judged, which is counted as
+    such and never as kept."""
+    if carries_subject(text, original):
+        return True
+    if CJK_RUN.search(original or "") and not CJK_RUN.search(text or ""):
+        return carries_subject_across(text, original)
+    return False

@@ -128,3 +128,18 @@ def test_language_ok_takes_a_wholly_english_answer_to_a_chinese_prompt_but_no_mi
     # Chinese of the model's own beside English is still a mix.
     assert not language_ok(f"一只小狗在草地上奔跑，阳光明媚。 {PUPPY_EN}", PUPPY, family)
     assert not language_ok("", PUPPY, family)
+
+
+def test_an_english_answer_to_a_chinese_prompt_about_something_else_is_not_the_models():
+    # The embedded 135M model, asked about a puppy running on grass in Chinese, answered with a
+    # story about permits (a real answer of SmolLM2-135M-Instruct, 2026-12-01). Its English cannot
+    # be matched word for word, but the prompt's dog, grass and running are nowhere in it.
+    from enhancer.answer import finish
+    from enhancer.profiles import PROFILES
+    from enhancer.tokens import EstimateTokenCounter
+
+    prompt = "一只小狗在草地上奔跑。"
+    raw = ("They also need to ensure they have the necessary permits and resources before starting "
+           "production.")
+    answer = finish(raw, prompt, PROFILES["wan_fast"], EstimateTokenCounter())
+    assert not answer.from_model and "小狗" in answer.text

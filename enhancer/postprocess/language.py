@@ -2,8 +2,9 @@
 script other than Latin; Chinese where an English prompt is to be answered in Chinese for WAN).
 
 The caller's system prompt decides when it asks for a language; otherwise the model's whole
-clean answer decides when it is wholly in one language the target encoder reads; otherwise
-the prompt's script, as before. Pure functions.
+clean answer decides when it is wholly in one language the target encoder reads (an English
+answer to a Chinese prompt only where it shows the prompt's things); otherwise the prompt's
+script, as before. Pure functions.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 
 from ..detect import is_non_english, non_latin_runs
+from ..subject import carries_subject_across
 
 LATIN = "latin"
 NATIVE = "native"
@@ -77,7 +79,10 @@ def answer_language(cleaned: str, original: str, family: str, system_prompt: str
         return NATIVE
     letters, latin, other = _shares(cleaned or "", original)
     if letters:
-        if other <= _STRAY_SHARE * letters:
+        # A wholly English answer to a Chinese prompt is the model's only where it shows the
+        # prompt's things (`carries_subject_across`): a small model answers a prompt it could not
+        # read with a story about something else.
+        if other <= _STRAY_SHARE * letters and (not native_prompt or carries_subject_across(cleaned, original)):
             return LATIN
         if native_prompt and latin <= _STRAY_SHARE * letters:
             return NATIVE
