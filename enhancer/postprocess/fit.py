@@ -56,7 +56,8 @@ def fit(units: list[str], fits: Callable[[list[str]], bool], render: Callable[[l
         original: str, profile: Profile, droppable: Callable[[int], bool] = lambda i: True,
         drops: list[Drop] | None = None,
         follows: dict[int, int] | None = None) -> list[str]:
-    """The units without the lowest-ranked ones, dropped one at a time until `fits(kept)`.
+    """The units without the lowest-ranked ones, dropped one at a time until `fits(kept)`;
+    then what went comes back, the last to go first, where it still fits.
 
     `droppable(i)`: whether the unit at index i of `units` may go at all (a prompt's own first
     sentence may not). `follows`: unit index -> the index of the unit it modifies (a participle
@@ -64,6 +65,7 @@ def fit(units: list[str], fits: Callable[[list[str]], bool], render: Callable[[l
     the text of a list of units, for `rank`."""
     follows = follows or {}
     alive = list(range(len(units)))
+    dropped: list[list[int]] = []  # what went, one drop at a time
     while alive and not fits([units[i] for i in alive]):
         candidates = [i for i in alive if droppable(i)] or alive[1:] or alive
 
@@ -74,9 +76,19 @@ def fit(units: list[str], fits: Callable[[list[str]], bool], render: Callable[[l
             return (max(rank(units[j], rest, original, profile) for j in block), -i)
 
         victim = min(candidates, key=priority)
-        gone = {victim} | {i for i, head in follows.items() if head == victim}
-        for i in alive:
-            if i in gone:
-                record(drops, units[i], "over_budget")
+        gone = sorted({victim} | {i for i, head in follows.items() if head == victim and i in alive})
+        dropped.append(gone)
         alive = [i for i in alive if i not in gone]
+    # What went last was needed most: each unit of it that fits beside what stayed comes back (a
+    # short phrase that had to go before a long one that could not stay).
+    for gone in reversed(dropped):
+        for i in gone:
+            if follows.get(i) in alive or i not in follows:
+                trial = sorted(alive + [i])
+                if fits([units[j] for j in trial]):
+                    alive = trial
+    for gone in dropped:
+        for i in gone:
+            if i not in alive:
+                record(drops, units[i], "over_budget")
     return [units[i] for i in alive]

@@ -141,15 +141,19 @@ def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCoun
         prose = False
     kept = fit(body, lambda parts: fits(head + parts), lambda parts: join(head + parts), original, profile,
                droppable=lambda i: not (prose and i == 0), drops=drops, follows=follows)
-    if not lead and not cross_language(language, original) and not keeps_subject(join(head + kept), original):
+    model_units = body
+    while not cross_language(language, original) and not keeps_subject(join(head + kept), original):
         # The model's units that carry the prompt do not all fit: the user's own tags for what
-        # went lead instead (they are shorter), and the model's units share what is left.
-        lead = _users_missing_tags(subject, kept, original)
+        # went lead as well (they are shorter), and the model's units share what is left. The
+        # lead only grows, up to all of the user's tags, which carry everything.
+        more = [t for t in _users_missing_tags(subject, lead + kept, original) if t not in lead]
+        if not more:
+            break
+        lead = [t for t in subject if t in lead or t in more]
         head = _head(quality, lead, fits)
         if head is None:
             return _cut_user_prompt(quality, lead, fits)
-        body = _without_restatement(body, lead)
-        follows = {}
+        body = _without_restatement(model_units, lead)
         kept = fit(body, lambda parts: fits(head + parts), lambda parts: join(head + parts), original,
                    profile, drops=drops)
     out = head + kept
