@@ -106,6 +106,7 @@ def check(prompt: str, answer: str, source: str, raw: str | None, profile: Profi
     markers = chatter_markers(answer, prompt)
     if has_chatter(answer, prompt) and not markers:
         markers = ["(markup)"]
+    verdict = subject_verdict(answer, prompt)
     return Row(
         prompt=prompt,
         answer=answer,
@@ -117,8 +118,8 @@ def check(prompt: str, answer: str, source: str, raw: str | None, profile: Profi
         prompt_tokens=counter.count(prompt),
         within_budget=0 < tokens <= profile.budget,
         coverage=subject_coverage(answer, prompt),
-        subject_kept=subject_verdict(answer, prompt) is True,
-        cross_language=subject_verdict(answer, prompt) is None,
+        subject_kept=verdict is True,
+        cross_language=verdict is None,
         off_picture=[u for u in sentences(answer) if off_picture(u, prompt)],
         chatter=markers,
         invented_person=invents_person(answer, prompt),

@@ -101,6 +101,7 @@ def replay_one(line: dict[str, Any], job_type: str, counters: dict[str, TokenCou
     tokens = counter.count(text)
     wan = profile.family == "wan"
     remarks = tuple(d.text for d in answer.drops if d.reason == "off_picture")
+    verdict = subject_verdict(text, prompt)
     kept_whole = None
     if wan and kept_whole_eligible(cleaned, raw, prompt, counter, profile.budget):
         kept_whole = all(s in text for s in sentences(cleaned))
@@ -109,8 +110,8 @@ def replay_one(line: dict[str, Any], job_type: str, counters: dict[str, TokenCou
         quality_score=assess(text, prompt, profile, counter).score,
         raw_score=assess(raw, prompt, profile, counter).score,
         tokens=tokens, budget=profile.budget, within_budget=0 < tokens <= profile.budget,
-        subject_kept=subject_verdict(text, prompt) is True,
-        cross_language=subject_verdict(text, prompt) is None,
+        subject_kept=verdict is True,
+        cross_language=verdict is None,
         missing_words=missing,
         lost_by_worker=[w for w in missing if w in model_carried],
         model_text_kept=bool(cleaned) and carries_model_text(text, cleaned, prompt),

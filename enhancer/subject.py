@@ -238,7 +238,9 @@ def _word_carried(word: str, text: str) -> bool:
     own = _forms(word)
     if own & forms:
         return True
-    if any(len(f) >= _MIN_PREFIX and any(t.startswith(f) for t in forms) for f in own if f == word or f != stem(f)):
+    # Whole words and lemmas only: a cut stem ("danc") would be inside too many other words.
+    heads = [f for f in own if len(f) >= _MIN_PREFIX and (f == word or f != stem(f))]
+    if any(t.startswith(f) for f in heads for t in forms):
         return True
     groups = _groups(text)
     group = _group(word)

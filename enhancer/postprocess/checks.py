@@ -12,7 +12,7 @@ from functools import lru_cache
 
 from ..detect import redundant_sentences
 from ..subject import asks_for_person, carried_words, carries_subject, content_words, invents_animal, mentions_person
-from .fit import record
+from .fit import Drop, record
 from .language import in_language
 from .text import clauses, meaningful, norm_key, sentences, structure, terminate
 
@@ -113,6 +113,14 @@ def off_picture(piece: str, original: str) -> bool:
     return repair_off_picture(piece, original) != piece
 
 
+def _adds_person(piece: str, original: str) -> bool:
+    """A person the prompt lacks; the viewer of a remark ("inviting the viewer to...") is no one
+    in the picture."""
+    return mentions_person(_VIEWER_REMARK.sub(" ", piece)) and not asks_for_person(original)
+
+
+# Cached, as `why_dropped` is: the optimizers screen the same sentences on every pass.
+@lru_cache(maxsize=4096)
 def repair_off_picture(piece: str, original: str) -> str | None:
     """The piece with its off-picture clauses cut at a clause boundary, when what is left
     describes the picture and still carries a word of the prompt; None when it should go
@@ -125,8 +133,7 @@ def repair_off_picture(piece: str, original: str) -> str | None:
     whole; so does a piece about an animal that is neither the prompt's nor a kind of it. The
     viewer of a remark ("inviting the viewer to...") is no one in the picture: the remark is cut
     with its clause like any talk of what cannot be seen (`unseen`)."""
-    adds_person = mentions_person(_VIEWER_REMARK.sub(" ", piece)) and not asks_for_person(original)
-    if adds_person or invents_animal(_opening(piece), original):
+    if _adds_person(piece, original) or invents_animal(_opening(piece), original):
         return None
     kept: list[str] = []
     for clause in clauses(piece):
@@ -195,9 +202,7 @@ def distinct(units: list[str], original: str) -> list[str]:
     return [s for i, s in enumerate(units) if i not in drop]
 
 
-
-
-def screen(piece: str, original: str, drops: list | None, language: str | None = None) -> str | None:
+def screen(piece: str, original: str, drops: list[Drop] | None, language: str | None = None) -> str | None:
     """The unit as it may stay in the answer: whole, with its off-picture remark cut off
     (`repair_off_picture`), or None when it must go whole; what goes is recorded in `drops`
     (`fit.Drop`) with the reason. `language`: the answer's (`language.answer_language`; None:
@@ -214,11 +219,11 @@ def screen(piece: str, original: str, drops: list | None, language: str | None =
     return piece
 
 
+@lru_cache(maxsize=4096)
 def why_dropped(piece: str, original: str, language: str | None = None) -> str | None:
     """Why a unit of the model's answer must go whole (the reasons of `off_picture` and
     `in_language`, by name for the change report), or None when it may stay."""
-    # The viewer of a remark ("inviting the viewer to...") is no one in the picture.
-    if mentions_person(_VIEWER_REMARK.sub(" ", piece)) and not asks_for_person(original):
+    if _adds_person(piece, original):
         return "invented_person"
     if invents_animal(_opening(piece), original):
         return "invented_animal"

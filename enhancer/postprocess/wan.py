@@ -81,7 +81,7 @@ def _pack(body: list[str], pinned: int, original: str, profile: Profile, counter
     """The sentences that fit (`fit.fit`: never the first, which opens on the subject, nor the
     user's own, `pinned`), then, with `fill`, stock sentences for what they lack while they fit."""
     def fits(prose: str) -> bool:
-        return counter.count(prose) <= profile.budget
+        return _fits([prose], profile, counter)
 
     def render(parts: list[str]) -> str:
         return " ".join(parts)
