@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# BENCH_SOURCE: another checkout's root, whose `enhancer` a bench measures instead (see source_tree).
+sys.path.insert(0, os.environ.get("BENCH_SOURCE") or str(ROOT))
 
 from enhancer.config import Settings  # noqa: E402
 
@@ -29,3 +33,13 @@ def bench_settings(**overrides) -> Settings:
 def percentile(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+@functools.cache
+def source_tree(revision: str) -> Path:
+    """This repository's files at `revision`, unpacked in a temporary directory: a bench runs an
+    earlier worker beside today's in one run, on the same machine and virtual environment."""
+    target = Path(tempfile.mkdtemp(prefix=f"bench-{revision[:12]}-"))
+    archive = subprocess.run(["git", "archive", revision], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target

@@ -146,7 +146,7 @@ async def main() -> None:
         print(f"| {kind} | {len(samples)} | {percentile(samples, 50):.3f} | {percentile(samples, 95):.3f} | "
               f"{percentile(samples, 99):.3f} |")
     print(f"\nworker resident memory: {rss_before:.0f} MiB after warm-up, {rss_after:.0f} MiB after the run "
-          f"({rss_after - rss_before:+.0f} MiB); batches run {info['batching']['batches_run']}, "
+          f"({rss_after - rss_before:+.0f} MiB); decode steps run {info['batching']['steps_run']}, "
           f"rows {info['batching']['rows_run']}; cache entries {info['cache']['entries']}")
     print("resident memory by answers done: " + ", ".join(f"{n}: {mib:.0f} MiB" for n, mib in rss_track))
 

@@ -1,15 +1,17 @@
-"""Serving through RunPod's local API: a short job behind a long one, and 8 concurrent jobs, for each
-generation engine side by side in one run.
+"""Serving through RunPod's local API: a short job behind a long one, and 8 concurrent jobs, for this
+worker and, with `--against`, an earlier revision of it, side by side in one run.
 
-    python bench/serving.py [--engines batch continuous] [--jobs 8] [--repeat 1]
+    python bench/serving.py [--against REV [--against-engines continuous batch]] [--jobs 8] [--repeat 1]
 
-For each engine (GENERATION_ENGINE=batch is the micro-batcher that ran before continuous batching),
-a fresh `handler.py --rp_serve_api` worker on a throwaway cache, cache off in every job:
+For each worker, a fresh `handler.py --rp_serve_api` on a throwaway cache, cache off in every job:
 - short alone: one sdxl_image_fast job with nothing else running;
 - short behind long: the same job sent 1 s after a video_high job, while that one generates;
   the ratio is its time over its time alone (goal: at most 1.5x);
 - 8 distinct video_fast jobs one after another, then all at once (goal: at least 4x).
-The engines run one after the other, never at the same time, so they do not share the CPU.
+`--against REV` runs REV's files (git archive) on the same machine and environment first, once per
+engine of `--against-engines` (GENERATION_ENGINE: `batch` was the micro-batcher, before this worker
+had one engine). The workers run one after the other, never at the same time, so they do not share
+the CPU.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import time
 from pathlib import Path
 
 import httpx
-from _common import ROOT, eval_prompts
+from _common import ROOT, eval_prompts, source_tree
 from load import free_port
 
 SHORT = ("a red kite over a green field", "sdxl_image_fast")
@@ -33,16 +35,17 @@ LONG = ("a busy harbour at dawn, fishing boats leaving one by one", "video_high"
 
 
 class Worker:
-    def __init__(self, engine: str) -> None:
-        self.engine = engine
+    def __init__(self, root: Path, engine: str | None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "CACHE_DIR": tempfile.mkdtemp(prefix="serving-cache-"), "GENERATION_ENGINE": engine}
-        self.log_path = Path(tempfile.gettempdir()) / f"bench-serving-{engine}.log"
+        env = {**os.environ, "CACHE_DIR": tempfile.mkdtemp(prefix="serving-cache-")}
+        if engine:
+            env["GENERATION_ENGINE"] = engine
+        self.log_path = Path(tempfile.mkstemp(prefix="bench-serving-", suffix=".log")[1])
         self.process = subprocess.Popen(
             [sys.executable, "handler.py", "--rp_serve_api", "--rp_api_host", "127.0.0.1", "--rp_api_port",
              str(self.port), "--rp_log_level", "ERROR"],
-            cwd=ROOT, env=env, stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT,
+            cwd=root, env=env, stdout=open(self.log_path, "w"), stderr=subprocess.STDOUT,
         )
 
     async def ready(self, client: httpx.AsyncClient) -> None:
@@ -74,8 +77,8 @@ async def job(client: httpx.AsyncClient, base: str, prompt: str, job_type: str) 
     return started, time.perf_counter(), reply["output"]
 
 
-async def measure(engine: str, jobs: int, repeat: int) -> dict:
-    worker = Worker(engine)
+async def measure(root: Path, engine: str | None, jobs: int, repeat: int) -> dict:
+    worker = Worker(root, engine)
     try:
         async with httpx.AsyncClient(timeout=3600) as client:
             await worker.ready(client)
@@ -114,21 +117,25 @@ async def measure(engine: str, jobs: int, repeat: int) -> dict:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engines", nargs="+", default=["batch", "continuous"], choices=["batch", "continuous"])
+    parser.add_argument("--against", metavar="REV", help="an earlier revision to run first, for comparison")
+    parser.add_argument("--against-engines", nargs="+", default=["continuous"], choices=["batch", "continuous"],
+                        help="GENERATION_ENGINE of the earlier revision's workers")
     parser.add_argument("--jobs", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=1, help="short-alone / short-behind-long pairs (median)")
     args = parser.parse_args()
+    workers = [(f"{args.against} {engine}", source_tree(args.against), engine)
+               for engine in (args.against_engines if args.against else [])] + [("this tree", ROOT, None)]
     print(f"# bench/serving.py, {time.strftime('%Y-%m-%d %H:%M')}, through RunPod's local API; "
-          f"{os.cpu_count()} CPUs; cache off; engines one after the other", flush=True)
-    print("| engine | short alone (s) | short behind long (s) | ratio (goal <= 1.5x) | long still running | "
+          f"{os.cpu_count()} CPUs; cache off; workers one after the other", flush=True)
+    print("| worker | short alone (s) | short behind long (s) | ratio (goal <= 1.5x) | long still running | "
           f"{args.jobs} video_fast one by one (s) | {args.jobs} at once (s) | speed-up (goal >= 4x) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
-    for engine in args.engines:  # each row printed as soon as it is measured
-        r = await measure(engine, args.jobs, args.repeat)
-        print(f"| {engine} | {r['alone']:.2f} | {r['behind']:.2f} | {r['behind'] / r['alone']:.2f}x | "
+    for label, root, engine in workers:  # each row printed as soon as it is measured
+        r = await measure(root, engine, args.jobs, args.repeat)
+        print(f"| {label} | {r['alone']:.2f} | {r['behind']:.2f} | {r['behind'] / r['alone']:.2f}x | "
               f"{'yes' if r['long_still_running'] else 'no'} | {r['sequential']:.2f} | {r['together']:.2f} | "
               f"{r['sequential'] / r['together']:.2f}x |", flush=True)
-        print(f"<!-- {engine}: model {r['model']}; {r['batching']} -->", flush=True)
+        print(f"<!-- {label}: model {r['model']}; {r['batching']} -->", flush=True)
 
 
 if __name__ == "__main__":

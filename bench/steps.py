@@ -4,8 +4,8 @@
 
 The worker's model (the embedded one unless MODEL_PATH/MODEL_NAME say otherwise), one dtype after the
 other in one run: a 226-token prefill (a system prompt's length), then decode steps at each batch size
-on a KV cache of `--context` tokens, as the continuous engine runs them (its growing cache, an
-attention mask, each row's own positions). Median of the steps; the last column is what batching
+on a KV cache of `--context` tokens, as the continuous engine runs them (enhancer/decode.py: the slot
+cache, a 4D mask, each row's own positions, the eager step a CPU runs). Median of the steps; the last column is what batching
 buys: b rows in one step against b steps of one row.
 """
 
@@ -17,24 +17,25 @@ import time
 
 from _common import bench_settings
 
-from enhancer.engine import _growing_cache_class
+from enhancer.decode import Decoder
 from enhancer.model import load_with_fallback
 
 
 def step_ms(model, batch: int, context: int, steps: int) -> float:
     import torch
-    import torch.nn.functional as F
+    from transformers import DynamicCache
 
-    cache = _growing_cache_class()()
-    mask = torch.ones(batch, context, dtype=torch.long)
-    model(input_ids=torch.randint(100, 1000, (batch, context)), attention_mask=mask, cache=cache,
-          use_cache=True, logits_to_keep=1)
+    decoder = Decoder(model, batch, context + steps + 1)
+    prefill = DynamicCache()
+    model(input_ids=torch.randint(100, 1000, (1, context)), cache=prefill, use_cache=True, logits_to_keep=1)
+    prompt = [(layer.keys, layer.values) for layer in prefill.layers]
+    for slot in range(batch):
+        decoder.cache.place(slot, prompt, context, context + steps + 1)
     times = []
     for i in range(steps):
-        mask = F.pad(mask, (0, 1), value=1)
         started = time.perf_counter()
-        model(input_ids=torch.randint(100, 1000, (batch, 1)), attention_mask=mask,
-              position_ids=torch.full((batch, 1), context + i), cache=cache, use_cache=True, logits_to_keep=1)
+        logits = decoder.step(batch, context + i + 1)
+        decoder.advance(logits.argmax(dim=-1))
         times.append(time.perf_counter() - started)
     return 1000 * statistics.median(times)
 

@@ -60,6 +60,11 @@ def _cache_url(value: str | None) -> str | None:
     return url
 
 
+# Settings of the micro-batcher, which the continuous engine replaced: a worker that still sets them
+# serves on and says so.
+RETIRED = ("GENERATION_ENGINE", "GENERATION_CACHE", "BATCH_WAIT_MS")
+
+
 def default_worker_id() -> str:
     return os.environ.get("RUNPOD_POD_ID") or f"{socket.gethostname()}-{os.getpid()}"
 
@@ -79,12 +84,10 @@ class Settings:
     cache_lease_seconds: int = 120
     cache_url: str | None = None
     worker_id: str = "local"
-    generation_engine: str = "continuous"
-    generation_cache: str = "dynamic"
     stop_loops: bool = True
     max_concurrency: int = 8
     max_batch_size: int = 8
-    batch_wait_ms: int = 10
+    slot_tokens: int = 1024
     max_prompt_chars: int = 2000
     max_system_prompt_chars: int = 8000
     max_context_chars: int = 4000
@@ -92,6 +95,7 @@ class Settings:
     admin_token: str | None = None
     log_prompts: bool = False
     http_port: int = 7861
+    retired: tuple[str, ...] = ()  # retired variables this environment still sets
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -111,12 +115,10 @@ class Settings:
             cache_lease_seconds=max(1, _int(env, "CACHE_LEASE_SECONDS", 120)),
             cache_url=_cache_url(env.get("CACHE_URL")),
             worker_id=_optional(env.get("RUNPOD_POD_ID")) or default_worker_id(),
-            generation_engine=_choice(env, "GENERATION_ENGINE", ("continuous", "batch")),
-            generation_cache=_choice(env, "GENERATION_CACHE", ("dynamic", "static")),
             stop_loops=_flag(env.get("STOP_LOOPS", "1")),
             max_concurrency=max(1, _int(env, "MAX_CONCURRENCY", 8)),
             max_batch_size=max(1, _int(env, "MAX_BATCH_SIZE", 8)),
-            batch_wait_ms=max(0, _int(env, "BATCH_WAIT_MS", 10)),
+            slot_tokens=max(16, _int(env, "KV_SLOT_TOKENS", 1024)),
             max_prompt_chars=max(1, _int(env, "MAX_PROMPT_CHARS", 2000)),
             max_system_prompt_chars=max(1, _int(env, "MAX_SYSTEM_PROMPT_CHARS", 8000)),
             max_context_chars=max(0, _int(env, "MAX_CONTEXT_CHARS", 4000)),
@@ -124,4 +126,5 @@ class Settings:
             admin_token=_optional(env.get("ADMIN_TOKEN")),
             log_prompts=_flag(env.get("LOG_PROMPTS")),
             http_port=_int(env, "HTTP_PORT", 7861),
+            retired=tuple(name for name in RETIRED if _optional(env.get(name))),
         )

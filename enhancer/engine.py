@@ -6,36 +6,38 @@ system prompt and kept), then runs one step for every active row together. A row
 end-of-sequence or its own budget leaves at once, so rows of different budgets share steps and a
 short request never waits for a long one.
 
-The batch is one KV cache, left-padded: each row's keys and values end at the right edge, an
-attention mask hides the padding and each row's positions are its own, so a row decodes as it would
-alone. The choice of the next token is that of `generate` (repetition penalty, then greedy, or
-temperature, top-k and top-p sampling); a seeded row samples from its own random generator, so its
-output does not depend on what else runs beside it.
+The rows live in the slot cache (slots.py): a joining row's prompt is copied into the next free slot,
+each step writes every row at its own position, and a leaving row's slot is filled by the last row,
+so the running rows are always slots 0..n-1. The step itself and the choice of tokens are decode.py's:
+on a GPU a CUDA graph per batch bucket, captured and checked against the eager step at start-up.
+The choice of the next token is that of `generate`; a seeded row samples from its own random
+generator, so its output does not depend on what else runs beside it.
+
+On a GPU the host does not wait for a step before launching the next: the chosen tokens feed the
+next step on the device, and the host reads them one step late, so a finished row runs one step more
+and that token is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import queue
 import threading
+import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .decode import Decoder, buckets_for
 from .model import (
-    REPETITION_PENALTY,
-    SAMPLING,
     DeviceLost,
     GenerationFailed,
     GenerationRequest,
     LoadedModel,
-    ServesModel,
     _free_accelerator_memory,
     _is_device_lost,
     _is_oom,
-    settle,
 )
 from .stopping import is_looping
 
@@ -44,54 +46,10 @@ log = logging.getLogger(__name__)
 # A shorter common prefix is cheaper to prefill again than to keep and copy.
 MIN_SHARED_PREFIX = 16
 _STOP = object()
-
-
-@functools.cache
-def _growing_cache_class():
-    """A DynamicCache whose layers keep their keys and values in a buffer with room to grow: a decode
-    step writes one column in place, where DynamicCache concatenates (copies) the whole cache every
-    step, 18% of a batch-8 step on a 2-core CPU in a profile."""
-    from transformers import DynamicCache
-    from transformers.cache_utils import Cache, DynamicLayer
-
-    class GrowingLayer(DynamicLayer):
-        spare = 64  # columns reserved at a time
-
-        def update(self, key_states, value_states, *args, **kwargs):
-            import torch
-
-            if not self.is_initialized:
-                self.lazy_initialization(key_states, value_states)
-                self.length, self.buffers = 0, None
-            end = self.length + key_states.shape[-2]
-            if self.buffers is None or end > self.buffers[0].shape[-2]:
-                grown = []
-                for old, new in zip(self.buffers or (None, None), (key_states, value_states)):
-                    shape = (*new.shape[:2], end + self.spare, new.shape[-1])
-                    buffer = torch.empty(shape, dtype=new.dtype, device=new.device)
-                    if old is not None:
-                        buffer[:, :, : self.length] = old[:, :, : self.length]
-                    grown.append(buffer)
-                self.buffers = tuple(grown)
-            keys, values = self.buffers
-            keys[:, :, self.length:end] = key_states
-            values[:, :, self.length:end] = value_states
-            self.length = end
-            self.keys, self.values = keys[:, :, :end], values[:, :, :end]
-            return self.keys, self.values
-
-        def place(self, keys, values) -> None:
-            """Replace the contents (rows joined or left)."""
-            self.is_initialized = False
-            self.update(keys, values)
-
-    class GrowingCache(DynamicCache):
-        def __init__(self, layers_data=None):
-            Cache.__init__(self, layer_class_to_replicate=GrowingLayer)
-            for index, (keys, values) in enumerate(layers_data or ()):
-                self.update(keys, values, index)
-
-    return GrowingCache
+# What the start-up self-check decodes, eagerly and through the graphs: rows of growing budgets, so
+# the batch shrinks through every bucket as they end.
+SELF_CHECK_IDEAS = ("a red fox in a snowy forest", "a lighthouse in a storm at night", "two cats on a stage",
+                    "a train crossing a bridge")
 
 
 @dataclass(eq=False)
@@ -101,21 +59,58 @@ class _Row:
     cancelled: Callable[[], bool]
     prompt: list[int] | None = None
     prefix_length: int = 0  # leading tokens shared with other requests of the same system prompt
-    generated: list[int] = field(default_factory=list)
+    generated: list[int] = field(default_factory=list)  # as read back from the device
     sampler: Any = None  # the torch.Generator of a seeded row
     failures: int = 0  # out-of-memory failures while running alone
+    done: bool = False  # answered or abandoned: a token still in flight for it is dropped
 
     def restart(self) -> None:
         self.generated, self.sampler = [], None
 
+    @property
+    def length(self) -> int:
+        """Key columns the row has written, at most (one more may be in flight)."""
+        return len(self.prompt) + len(self.generated)
 
-class ContinuousGenerator(ServesModel):
-    """The model behind a step-level scheduler; same interface as the micro-batching `Generator`."""
+
+class _Launched:
+    """The tokens of a step already launched, on their way to the host."""
+
+    def __init__(self, rows: list[_Row], tokens) -> None:
+        import torch
+
+        self.rows, self.event = rows, None
+        if tokens.is_cuda:
+            self.host = torch.empty(tokens.shape, dtype=tokens.dtype, pin_memory=True)
+            self.host.copy_(tokens, non_blocking=True)
+            self.event = torch.cuda.Event()
+            self.event.record()
+        else:
+            self.host = tokens
+
+    def tokens(self) -> list[int]:
+        if self.event is not None:
+            self.event.synchronize()
+        return self.host.tolist()
+
+
+def settle(future: asyncio.Future, result: Any) -> None:
+    """Complete a waiting request with its text, or with the exception that is its result."""
+    if future.done():  # cancelled by its caller
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
+
+
+class ContinuousGenerator:
+    """The model behind a step-level scheduler."""
 
     engine = "continuous"
 
     def __init__(self, loaded: LoadedModel, max_batch_size: int = 8, prefix_cache_entries: int = 16,
-                 stop_loops: bool = True) -> None:
+                 stop_loops: bool = True, slot_tokens: int = 1024) -> None:
         self.loaded = loaded
         self.stop_loops = stop_loops
         self.max_batch_size = max(1, max_batch_size)
@@ -126,6 +121,12 @@ class ContinuousGenerator(ServesModel):
         self.prefix_hits = 0  # prefills that reused a kept system prompt
         self.loops_stopped = 0  # rows ended early because they were repeating themselves
         self.warmup_seconds: float | None = None
+        self.graphs: dict[str, Any] = {"on": False, "buckets": [], "capture_seconds": None,
+                                       "reason": "no CUDA device" if loaded.model.device.type != "cuda"
+                                       else "not captured yet"}
+        self.decoder = Decoder(loaded.model, self.max_batch_size, slot_tokens)
+        # Reading a step's tokens one step late keeps a GPU busy; a CPU computes while the host waits.
+        self.overlap = loaded.model.device.type == "cuda"
         self._prefixes: OrderedDict[tuple[int, ...], list] = OrderedDict()
         self._system_ids: OrderedDict[str, list[int]] = OrderedDict()
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
@@ -139,8 +140,16 @@ class ContinuousGenerator(ServesModel):
     # -- interface ----------------------------------------------------------------------------
 
     @property
-    def batches_run(self) -> int:  # the micro-batcher's figure; here every step is a batch
-        return self.steps_run
+    def model_id(self) -> str:
+        return self.loaded.source.model_id
+
+    @property
+    def tokenizer(self):
+        return self.loaded.tokenizer
+
+    @property
+    def slot_tokens(self) -> int:
+        return self.decoder.cache.capacity
 
     async def generate(self, request: GenerationRequest) -> str:
         loop = asyncio.get_running_loop()
@@ -174,10 +183,8 @@ class ContinuousGenerator(ServesModel):
         return results
 
     def warm_up(self, system_prompts: list[str]) -> float:
-        """Prefill these system prompts now, so that no request pays for them; the seconds it took.
-        Call it before the first request: it runs on the caller's thread. Nothing is compiled."""
-        import time
-
+        """Prefill these system prompts now, so that no request pays for them, and on a GPU capture
+        the decode graphs; the seconds it took. Call it before the first request. Nothing is compiled."""
         import torch
 
         started = time.perf_counter()
@@ -186,8 +193,52 @@ class ContinuousGenerator(ServesModel):
                 ids = self._system_prefix({"role": "system", "content": system})
                 if len(ids) >= MIN_SHARED_PREFIX:
                     self._prefix_kv(tuple(ids))
+        if self.loaded.model.device.type == "cuda":
+            self.enable_graphs(self.decoder.capture, system_prompts[0] if system_prompts else "")
         self.warmup_seconds = time.perf_counter() - started
         return self.warmup_seconds
+
+    def enable_graphs(self, capture: Callable[[list[int]], float], system_prompt: str = "") -> dict:
+        """Capture the decode graphs with `capture(buckets) -> seconds`, then check that they decode
+        what the eager step decodes; on a failure or a difference they stay off, and `graphs` says why."""
+        import torch
+
+        buckets = buckets_for(self.max_batch_size)
+        self.graphs = {"on": False, "buckets": buckets, "capture_seconds": None, "reason": None}
+        try:
+            with torch.inference_mode():
+                self.graphs["capture_seconds"] = round(capture(buckets), 3)
+            difference = self._self_check(system_prompt)
+        except Exception as exc:
+            difference = f"capture failed: {type(exc).__name__}: {exc}"
+        if difference is None:
+            self.graphs["on"] = True
+        else:
+            self.decoder.use_graphs = False
+            self.graphs["reason"] = difference
+            log.warning("decode graphs off: %s", difference)
+        return self.graphs
+
+    def _self_check(self, system_prompt: str) -> str | None:
+        """None when the graphs decode the eager step's tokens, else what differed. The engine's
+        counters are left as they were: these rows are not requests."""
+        counters = {name: getattr(self, name) for name in ("rows_run", "steps_run", "shared_steps", "prefix_hits",
+                                                          "loops_stopped")}
+        rows = [GenerationRequest((("system", system_prompt), ("user", SELF_CHECK_IDEAS[i % len(SELF_CHECK_IDEAS)])),
+                                  8 * (i + 1)) for i in range(self.max_batch_size)]
+        self.decoder.use_graphs = False
+        eager = self.generate_batch(rows)
+        self.decoder.use_graphs = True
+        graphed = self.generate_batch(rows)
+        for name, value in counters.items():
+            setattr(self, name, value)
+        for index, (expected, got) in enumerate(zip(eager, graphed)):
+            if isinstance(expected, BaseException) or isinstance(got, BaseException):
+                return f"self-check failed: {expected if isinstance(expected, BaseException) else got!r}"
+            if expected != got:
+                return (f"self-check: row {index} of {len(rows)} decoded {got[:60]!r} through the graphs, "
+                        f"{expected[:60]!r} eagerly")
+        return None
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop the engine thread and wait for it (at most `timeout` seconds): a process that exits
@@ -217,13 +268,17 @@ class ContinuousGenerator(ServesModel):
 
         with torch.inference_mode():
             while True:
-                if not self._collect(block=not self._rows and not self._waiting):
+                idle = not self._rows and not self._waiting and self._in_flight is None
+                if idle:
+                    self._limit = self.max_batch_size
+                    self.decoder.idle()
+                if not self._collect(block=idle):
                     break
                 self._admit()
                 if self._rows:
                     self._step()
-                elif not self._waiting:
-                    self._limit = self.max_batch_size
+                elif self._in_flight is not None:
+                    self._read(self._take_in_flight())
         for row in [*self._rows, *self._waiting]:
             row.deliver(GenerationFailed("the generator is shut down"))
         self._clear_batch()
@@ -247,47 +302,63 @@ class ContinuousGenerator(ServesModel):
             if row.cancelled():
                 continue
             try:
-                cache, logits = self._prefill(row)
+                prefilled, logits = self._prefill(row)
+                self._join(row, prefilled, logits)
             except Exception as exc:
                 # A prefill runs one row: only running out of memory beside other rows is shared.
                 self._recover([row], exc, alone=not self._rows or not _is_oom(exc))
                 return
-            self._join(row, cache, logits)
 
     def _step(self) -> None:
-        import torch
-        import torch.nn.functional as F
-
-        rows = self._rows
-        device = self.loaded.model.device
-        inputs = torch.tensor([[row.generated[-1]] for row in rows], device=device)
-        positions = torch.tensor([[len(row.prompt) + len(row.generated) - 1] for row in rows], device=device)
-        mask = F.pad(self._mask, (0, 1), value=1)
+        rows = list(self._rows)
+        decoder = self.decoder
         try:
-            logits = self._forward(inputs, mask, positions, self._cache)
-            tokens = self._choose(logits, self._seen, rows)
+            logits = decoder.step(len(rows), max(row.length for row in rows))
+            tokens = decoder.choose(logits, decoder.seen[: len(rows)], [row.sampler for row in rows])
+            decoder.advance(tokens)
+            launched = _Launched(rows, tokens)
         except Exception as exc:
-            self._clear_batch()  # layers may be half updated: the rows start again
-            self._recover(rows, exc, alone=len(rows) == 1)
+            self._abandon_batch(exc)
             return
-        self._mask = mask
-        self._seen[torch.arange(len(rows), device=device), torch.tensor(tokens, device=device)] = True
         self.steps_run += 1
         self.shared_steps += len(rows) > 1
-        leaving, eos = [], self._eos()
-        for index, (row, token) in enumerate(zip(rows, tokens)):
+        if self.overlap:
+            launched, self._in_flight = self._in_flight, launched
+        if launched is not None:
+            self._read(launched)
+
+    def _read(self, launched: _Launched) -> None:
+        """The tokens of a launched step to their rows; rows that ended leave."""
+        try:
+            tokens = launched.tokens()
+        except Exception as exc:  # an asynchronous CUDA error surfaces here
+            self._abandon_batch(exc)
+            return
+        eos, leaving = self._eos(), []
+        for row, token in zip(launched.rows, tokens):
+            if row.done:  # ended at the step before: this token ran one step late
+                continue
             row.generated.append(token)
             if row.cancelled() or self._finished(row, eos):
-                leaving.append(index)
-        for index in leaving:
-            self._finish(rows[index])
-        if leaving:
-            self._retire(leaving)
+                leaving.append(row)
+        for row in leaving:
+            self._finish(row)
+        self._retire(leaving)
+
+    def _take_in_flight(self) -> _Launched:
+        launched, self._in_flight = self._in_flight, None
+        return launched
+
+    def _abandon_batch(self, exc: Exception) -> None:
+        """A step failed: its slots may be half written, so every running row starts again."""
+        running = list(self._rows)
+        self._clear_batch()
+        self._recover(running, exc, alone=len(running) == 1)
 
     # -- model work ---------------------------------------------------------------------------
 
     def _forward(self, input_ids, attention_mask, position_ids, cache):
-        """Logits of each row's last position, as float32 (what `generate` scores)."""
+        """A prefill's logits at its last position, as float32 (what `generate` scores)."""
         output = self.loaded.model(
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
             cache=cache, use_cache=True, logits_to_keep=1,
@@ -327,6 +398,7 @@ class ContinuousGenerator(ServesModel):
     def _prefix_kv(self, prefix: tuple[int, ...]) -> list:
         """Keys and values of a shared prefix, computed on its first use and kept (LRU)."""
         import torch
+        from transformers import DynamicCache
 
         kept = self._prefixes.get(prefix)
         if kept is not None:
@@ -334,7 +406,7 @@ class ContinuousGenerator(ServesModel):
             self.prefix_hits += 1
             return kept
         device = self.loaded.model.device
-        cache = _growing_cache_class()()
+        cache = DynamicCache()
         n = len(prefix)
         self._forward(torch.tensor([prefix], device=device), torch.ones(1, n, dtype=torch.long, device=device),
                       torch.arange(n, device=device)[None], cache)
@@ -345,13 +417,15 @@ class ContinuousGenerator(ServesModel):
         return kept
 
     def _prefill(self, row: _Row):
+        """The row's prompt alone, on top of its kept prefix: (keys and values per layer, logits)."""
         import torch
+        from transformers import DynamicCache
 
         if row.prompt is None:
             self._encode(row)
         device = self.loaded.model.device
         start = row.prefix_length
-        cache = _growing_cache_class()(self._prefix_kv(tuple(row.prompt[:start])) if start else None)
+        cache = DynamicCache(self._prefix_kv(tuple(row.prompt[:start])) if start else None)
         total = len(row.prompt)
         logits = self._forward(
             torch.tensor([row.prompt[start:]], device=device),
@@ -359,33 +433,7 @@ class ContinuousGenerator(ServesModel):
             torch.arange(start, total, device=device)[None],
             cache,
         )
-        return cache, logits
-
-    def _choose(self, logits, seen, rows: list[_Row]) -> list[int]:
-        """`generate`'s choice: repetition penalty on every token seen, then argmax or a sample."""
-        import torch
-
-        penalty = REPETITION_PENALTY
-        scores = torch.where(seen, torch.where(logits < 0, logits * penalty, logits / penalty), logits)
-        tokens = scores.argmax(dim=-1).tolist()
-        for index, row in enumerate(rows):
-            if row.request.seed is not None:
-                tokens[index] = self._sample(scores[index], row)
-        return tokens
-
-    def _sample(self, scores, row: _Row) -> int:
-        import torch
-
-        if row.sampler is None:
-            row.sampler = torch.Generator(device=scores.device).manual_seed(row.request.seed)
-        scores = scores / SAMPLING["temperature"]
-        top_k = min(getattr(self.loaded.model.generation_config, "top_k", None) or 50, scores.shape[-1])
-        scores = scores.masked_fill(scores < torch.topk(scores, top_k).values[-1], float("-inf"))
-        ordered, order = torch.sort(scores, descending=False)
-        drop = ordered.softmax(dim=-1).cumsum(dim=-1) <= 1 - SAMPLING["top_p"]
-        drop[-1] = False  # keep at least one token
-        scores = scores.masked_fill(drop.scatter(0, order, drop), float("-inf"))
-        return int(torch.multinomial(scores.softmax(dim=-1), 1, generator=row.sampler))
+        return [(layer.keys, layer.values) for layer in cache.layers], logits
 
     # -- the batch ----------------------------------------------------------------------------
 
@@ -401,6 +449,7 @@ class ContinuousGenerator(ServesModel):
                 or (self.stop_loops and is_looping(row.generated)))
 
     def _finish(self, row: _Row) -> None:
+        row.done = True
         if row.cancelled():
             return
         self.rows_run += 1
@@ -408,58 +457,37 @@ class ContinuousGenerator(ServesModel):
         row.deliver(self.loaded.tokenizer.decode(row.generated, skip_special_tokens=True))
 
     def _clear_batch(self) -> None:
-        self._rows: list[_Row] = []
-        self._cache = None
-        self._mask = None  # [rows, length]: 1 for a real token, 0 for left padding
-        self._seen = None  # [rows, vocabulary]: tokens the repetition penalty applies to
+        self._rows: list[_Row] = []  # row i is in slot i
+        self._in_flight: _Launched | None = None  # a step launched and not read yet
+        self.decoder.cache.reset()
 
-    def _join(self, row: _Row, cache, logits) -> None:
-        """Choose the row's first token; unless that ends it, add it to the running batch."""
+    def _join(self, row: _Row, prefilled: list, logits) -> None:
+        """Choose the row's first token; unless that ends it, the row takes the next free slot."""
         import torch
-        import torch.nn.functional as F
 
-        device = logits.device
-        seen = torch.zeros(1, logits.shape[-1], dtype=torch.bool, device=device)
-        seen[0, torch.tensor(row.prompt, device=device)] = True
-        token = self._choose(logits, seen, [row])[0]
+        if row.request.seed is not None:
+            row.sampler = torch.Generator(device=logits.device).manual_seed(row.request.seed)
+        token, seen = self.decoder.first_token(logits, row.prompt, row.sampler)
         row.generated.append(token)
-        seen[0, token] = True
         if self._finished(row):
             self._finish(row)
             return
-        length = len(row.prompt)
-        mask = torch.ones(1, length, dtype=torch.long, device=device)
-        if self._cache is None:
-            self._cache, self._mask, self._seen, self._rows = cache, mask, seen, [row]
-            return
-        width = self._mask.shape[1]
-        target = max(width, length)
-        for layer, new in zip(self._cache.layers, cache.layers):
-            layer.place(torch.cat([F.pad(layer.keys, (0, 0, target - width, 0)),
-                                   F.pad(new.keys, (0, 0, target - length, 0))]),
-                        torch.cat([F.pad(layer.values, (0, 0, target - width, 0)),
-                                   F.pad(new.values, (0, 0, target - length, 0))]))
-        self._mask = torch.cat([F.pad(self._mask, (target - width, 0)), F.pad(mask, (target - length, 0))])
-        self._seen = torch.cat([self._seen, seen])
+        self.decoder.join(len(self._rows), prefilled, len(row.prompt), token, seen,
+                          reserve=len(row.prompt) + row.request.max_new_tokens)
         self._rows.append(row)
 
-    def _retire(self, leaving: list[int]) -> None:
-        """Drop finished rows, then the padding columns no remaining row needs."""
-        import torch
-
-        keep = [i for i in range(len(self._rows)) if i not in set(leaving)]
-        if not keep:
-            self._clear_batch()
-            return
-        index = torch.tensor(keep, device=self._mask.device)
-        self._mask = self._mask.index_select(0, index)
-        start = int((self._mask.sum(dim=0) > 0).nonzero()[0])
-        self._mask = self._mask[:, start:]
-        for layer in self._cache.layers:
-            layer.place(layer.keys.index_select(0, index)[:, :, start:],
-                        layer.values.index_select(0, index)[:, :, start:])
-        self._seen = self._seen.index_select(0, index)
-        self._rows = [self._rows[i] for i in keep]
+    def _retire(self, leaving: list[_Row]) -> None:
+        """Free the slots of rows that left; the last row moves into each, so rows stay in 0..n-1."""
+        capacity = self.decoder.cache.capacity
+        for row in leaving:
+            index, last = self._rows.index(row), len(self._rows) - 1
+            if index != last:
+                moved = self._rows[last]
+                self.decoder.move(last, index, min(moved.length, capacity))
+                self._rows[index] = moved
+            else:
+                self.decoder.cache.free(last)
+            self._rows.pop()
 
     # -- failures -----------------------------------------------------------------------------
 
@@ -472,6 +500,7 @@ class ContinuousGenerator(ServesModel):
             self._clear_batch()
             self._waiting.clear()
             for row in lost:
+                row.done = True
                 row.deliver(DeviceLost(str(exc)))
             return
         oom = _is_oom(exc)
@@ -486,6 +515,7 @@ class ContinuousGenerator(ServesModel):
                 row.restart()
                 self._waiting.appendleft(row)
             else:
+                row.done = True
                 row.deliver(GenerationFailed(f"{type(exc).__name__}: {exc}"))
             return
         for row in reversed(rows):

@@ -1,20 +1,17 @@
-"""Model resolution, loading and micro-batched generation, with out-of-memory handling."""
+"""Model resolution and loading, what a generation request is, and how a failure is classified."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import logging
 import os
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .config import Settings
-from .stopping import loop_stopping_criteria
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +47,6 @@ class GenerationRequest:
     messages: tuple[tuple[str, str], ...]  # (role, content), hashable so requests can be grouped
     max_new_tokens: int
     seed: int | None = None
-
-    def batch_key(self) -> tuple:
-        # Seeded sampling is reproducible only when a request has the random stream to itself.
-        return (self.max_new_tokens, self.seed if self.seed is None else ("seeded", id(self)))
 
 
 def embedded_model_source() -> ModelSource | None:
@@ -228,155 +221,3 @@ def _free_accelerator_memory() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
-
-
-def settle(future: asyncio.Future, result: Any) -> None:
-    """Complete a waiting request with its text, or with the exception that is its result."""
-    if future.done():  # cancelled by its caller
-        return
-    if isinstance(result, BaseException):
-        future.set_exception(result)
-    else:
-        future.set_result(result)
-
-
-@dataclass
-class _LoopState:
-    queue: asyncio.Queue
-    worker: asyncio.Task | None = None
-
-
-class ServesModel:
-    """What the service reads off either engine: which model answers, and its tokenizer."""
-
-    loaded: LoadedModel
-
-    @property
-    def model_id(self) -> str:
-        return self.loaded.source.model_id
-
-    @property
-    def tokenizer(self):
-        return self.loaded.tokenizer
-
-
-@dataclass
-class Generator(ServesModel):
-    """One warm model behind a micro-batcher: concurrent requests share one `generate` call."""
-
-    loaded: LoadedModel
-    max_batch_size: int = 8
-    batch_wait_ms: int = 10
-    # "static" preallocates the KV cache, which lets transformers compile the decode step on CUDA:
-    # faster per token, but every new batch shape compiles once (see README, Performance).
-    generation_cache: str = "dynamic"
-    stop_loops: bool = True  # see stopping.py
-    batches_run: int = 0
-    rows_run: int = 0
-    _executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate")
-    )
-    _loops: dict[int, _LoopState] = field(default_factory=dict)
-
-    async def generate(self, request: GenerationRequest) -> str:
-        loop = asyncio.get_running_loop()
-        state = self._state_for(loop)
-        future: asyncio.Future = loop.create_future()
-        await state.queue.put((request, future))
-        return await future
-
-    def _state_for(self, loop: asyncio.AbstractEventLoop) -> _LoopState:
-        # RunPod's local runner, its API server and tests each bring their own event loop.
-        state = self._loops.get(id(loop))
-        if state is None or state.worker is None or state.worker.done():
-            state = _LoopState(asyncio.Queue())
-            state.worker = loop.create_task(self._batch_loop(state.queue))
-            self._loops = {k: v for k, v in self._loops.items() if v.worker and not v.worker.done()}
-            self._loops[id(loop)] = state
-        return state
-
-    async def _batch_loop(self, queue: asyncio.Queue) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            pending = [await queue.get()]
-            deadline = loop.time() + self.batch_wait_ms / 1000
-            while len(pending) < self.max_batch_size:
-                remaining = deadline - loop.time()
-                if remaining <= 0 and queue.empty():
-                    break
-                try:
-                    pending.append(await asyncio.wait_for(queue.get(), max(remaining, 0)))
-                except asyncio.TimeoutError:
-                    break
-            groups: dict[tuple, list] = {}
-            for request, future in pending:
-                groups.setdefault(request.batch_key(), []).append((request, future))
-            # Shortest budgets first, so a long video request does not hold up short image ones.
-            for key in sorted(groups, key=lambda k: k[0]):
-                group = [(r, f) for r, f in groups[key] if not f.cancelled()]
-                if not group:
-                    continue
-                results = await loop.run_in_executor(
-                    self._executor, self.generate_batch, [r for r, _ in group]
-                )
-                for (_, future), result in zip(group, results):
-                    settle(future, result)
-
-    def generate_batch(self, requests: list[GenerationRequest]) -> list[str | BaseException]:
-        """Run one batch; on failure split it so one bad row or an OOM does not fail the rest."""
-        try:
-            return self._run(requests)
-        except Exception as exc:
-            if _is_device_lost(exc) and not _is_oom(exc):
-                return [DeviceLost(str(exc))] * len(requests)
-            if _is_oom(exc):
-                log.warning("out of memory on a batch of %d: freeing memory and splitting", len(requests))
-                _free_accelerator_memory()
-            if len(requests) == 1:
-                if _is_oom(exc):
-                    try:
-                        return self._run(requests)
-                    except Exception as retry_exc:
-                        exc = retry_exc
-                return [GenerationFailed(f"{type(exc).__name__}: {exc}")]
-            middle = len(requests) // 2
-            return self.generate_batch(requests[:middle]) + self.generate_batch(requests[middle:])
-
-    def _run(self, requests: list[GenerationRequest]) -> list[str]:
-        import torch
-
-        tokenizer, model = self.loaded.tokenizer, self.loaded.model
-        texts = [
-            tokenizer.apply_chat_template(
-                [{"role": role, "content": content} for role, content in r.messages],
-                tokenize=False,
-                add_generation_prompt=True,
-            )
-            for r in requests
-        ]
-        encoded = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        encoded = encoded.to(model.device)
-        seed = requests[0].seed
-        options: dict[str, Any] = {
-            "max_new_tokens": max(r.max_new_tokens for r in requests),
-            "pad_token_id": tokenizer.pad_token_id,
-            "repetition_penalty": REPETITION_PENALTY,
-        }
-        if self.generation_cache == "static":
-            options["cache_implementation"] = "static"
-        if self.stop_loops:
-            options["stopping_criteria"] = loop_stopping_criteria(encoded["input_ids"].shape[1])
-        if seed is None:
-            options.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        else:
-            torch.manual_seed(seed)
-            options.update(do_sample=True, **SAMPLING)
-        with torch.inference_mode():
-            output = model.generate(**encoded, **options)
-        self.batches_run += 1
-        self.rows_run += len(requests)
-        new_tokens = output[:, encoded["input_ids"].shape[1]:]
-        return tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
-
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -21,7 +21,6 @@ from .model import (
     DeviceLost,
     GenerationFailed,
     GenerationRequest,
-    Generator,
     load_with_fallback,
 )
 from .profiles import JOB_TYPES, PROFILES, Profile, default_quality, resolve_profile
@@ -109,7 +108,7 @@ class EnhancementService:
     def __init__(
         self,
         settings: Settings,
-        generator: ContinuousGenerator | Generator | None,
+        generator: ContinuousGenerator | None,
         cache: CacheBase,
         model_error: str | None = None,
     ) -> None:
@@ -131,17 +130,18 @@ class EnhancementService:
         generator, error = None, None
         try:
             loaded = load_with_fallback(settings)
-            if settings.generation_engine == "continuous":
-                generator = ContinuousGenerator(loaded, settings.max_batch_size, stop_loops=settings.stop_loops)
-                # Every profile's system prompt prefilled before the first job: no job pays for it.
-                prompts = [p.system_prompt for p in PROFILES.values()] + [p.legacy_system_prompt for p in PROFILES.values()]
-                log.info("system prompts prefilled in %.2fs", generator.warm_up(prompts))
-            else:
-                generator = Generator(loaded, settings.max_batch_size, settings.batch_wait_ms, settings.generation_cache,
-                                      stop_loops=settings.stop_loops)
+            generator = ContinuousGenerator(loaded, settings.max_batch_size, stop_loops=settings.stop_loops,
+                                            slot_tokens=settings.slot_tokens)
+            # Every profile's system prompt prefilled before the first job, so no job pays for it;
+            # on a GPU the decode graphs are captured and checked here too.
+            prompts = [p.system_prompt for p in PROFILES.values()] + [p.legacy_system_prompt for p in PROFILES.values()]
+            log.info("engine warmed up in %.2fs (decode graphs: %s)", generator.warm_up(prompts),
+                     "on" if generator.graphs["on"] else f"off, {generator.graphs['reason']}")
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             log.error("model unavailable, serving the emergency fallback: %s", error)
+        if settings.retired:
+            log.warning("ignored, retired with the micro-batcher: %s", ", ".join(settings.retired))
         cache = open_cache(settings)
         return cls(settings, generator, cache, error)
 
@@ -304,7 +304,7 @@ class EnhancementService:
             "features": [
                 "edge_function_system_prompts", "worker_fallback_prompts", "emergency_fallback",
                 "persistent_shared_cache", "exact_clip_token_budgets",
-                "continuous_batching" if self.settings.generation_engine == "continuous" else "micro_batching",
+                "continuous_batching",
                 "single_flight", "oom_retry",
             ],
             "supported_job_types": {
@@ -324,24 +324,25 @@ class EnhancementService:
             "cache": cache_stats,
             "batching": self._batching(),
             "metrics": self.metrics.snapshot(),
-            "warnings": cache_stats["warnings"] + ([self.model_error] if self.model_error else []),
+            "warnings": cache_stats["warnings"] + ([self.model_error] if self.model_error else [])
+            + ([f"ignored, retired with the micro-batcher: {', '.join(self.settings.retired)}"]
+               if self.settings.retired else []),
         }
 
     def _batching(self) -> dict[str, Any]:
         generator, settings = self.generator, self.settings
         block: dict[str, Any] = {
-            "engine": settings.generation_engine,
+            "engine": "continuous",
             "max_batch_size": settings.max_batch_size,
-            "batches_run": generator.batches_run if generator else 0,
-            "rows_run": generator.rows_run if generator else 0,
+            "kv_cache": "slots",
+            "slot_tokens": generator.slot_tokens if generator else settings.slot_tokens,
             "stop_loops": settings.stop_loops,
         }
-        if isinstance(generator, ContinuousGenerator):
-            block.update(steps_run=generator.steps_run, shared_steps=generator.shared_steps,
-                         prefix_hits=generator.prefix_hits, loops_stopped=generator.loops_stopped,
-                         warmup_seconds=generator.warmup_seconds)
-        else:
-            block.update(batch_wait_ms=settings.batch_wait_ms, generation_cache=settings.generation_cache)
+        if generator:
+            block.update(steps_run=generator.steps_run, rows_run=generator.rows_run,
+                         shared_steps=generator.shared_steps, prefix_hits=generator.prefix_hits,
+                         loops_stopped=generator.loops_stopped, warmup_seconds=generator.warmup_seconds,
+                         graphs=dict(generator.graphs))
         return block
 
     def cache_clear(self, job: JobInput) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Settings come from the environment, with the design's defaults."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ def test_defaults_match_the_design():
     assert settings.model_name == "Qwen/Qwen2.5-7B-Instruct"
     assert settings.model_path is None and settings.allow_model_download is False
     assert (settings.cache_size_limit_mb, settings.cache_ttl_seconds) == (1024, None)
-    assert (settings.max_concurrency, settings.max_batch_size, settings.batch_wait_ms) == (8, 8, 10)
+    assert (settings.max_concurrency, settings.max_batch_size, settings.slot_tokens) == (8, 8, 1024)
     assert (settings.max_prompt_chars, settings.admin_token, settings.log_prompts) == (2000, None, False)
     assert settings.http_port == 7861
 
@@ -33,11 +34,11 @@ def test_a_malformed_number_names_the_variable():
         Settings.from_env({"MAX_BATCH_SIZE": "eight"})
 
 
-def test_the_generation_engine_is_continuous_unless_batch_is_asked_for():
-    assert Settings.from_env({}).generation_engine == "continuous"
-    assert Settings.from_env({"GENERATION_ENGINE": "batch"}).generation_engine == "batch"
-    with pytest.raises(ValueError, match="GENERATION_ENGINE"):
-        Settings.from_env({"GENERATION_ENGINE": "paged"})
+def test_the_micro_batchers_settings_are_noted_as_retired_and_change_nothing():
+    settings = Settings.from_env({"GENERATION_ENGINE": "batch", "GENERATION_CACHE": "static", "BATCH_WAIT_MS": "5"})
+    assert settings.retired == ("GENERATION_ENGINE", "GENERATION_CACHE", "BATCH_WAIT_MS")
+    assert dataclasses.replace(settings, retired=()) == Settings.from_env({})
+    assert Settings.from_env({}).retired == ()
 
 
 def test_the_model_dtype_follows_the_device_unless_named():

@@ -49,14 +49,28 @@ def ask(idea: str, budget: int, seed: int | None = None, system: str = SYSTEM) -
 
 
 class ScriptedEngine(ContinuousGenerator):
-    """The real engine, with a rule that can make any forward pass raise, given the rows it serves."""
+    """The real engine, with a rule that can make any forward pass (a prefill or a decode step)
+    raise, given the rows it serves."""
 
-    def __init__(self, loaded, rule=lambda rows, prefill: None, stop_loops: bool = False):
-        super().__init__(loaded, max_batch_size=8, stop_loops=stop_loops)  # off: every row runs its budget
+    def __init__(self, loaded, rule=lambda rows, prefill: None, stop_loops: bool = False, **options):
+        super().__init__(loaded, max_batch_size=8, stop_loops=stop_loops, **options)  # off: every row runs its budget
         self.rule = rule
         self.prefills: list[int] = []
         self.steps: list[int] = []
         self._prefilling = None
+        decode_step = self.decoder.step
+
+        def scripted_step(batch, width):
+            self._check(list(self._rows), prefill=False)
+            return decode_step(batch, width)
+
+        self.decoder.step = scripted_step
+
+    def _check(self, rows, prefill: bool) -> None:
+        (self.prefills if prefill else self.steps).append(len(rows))
+        failure = self.rule(rows, prefill)
+        if failure is not None:
+            raise failure
 
     def _prefill(self, row):
         self._prefilling = row
@@ -65,13 +79,9 @@ class ScriptedEngine(ContinuousGenerator):
         finally:
             self._prefilling = None
 
-    def _forward(self, *args):
-        prefill = self._prefilling is not None
-        rows = [self._prefilling] if prefill else list(self._rows)
-        (self.prefills if prefill else self.steps).append(len(rows))
-        failure = self.rule(rows, prefill)
-        if failure is not None:
-            raise failure
+    def _forward(self, *args):  # prefills only: decode steps run in the decoder
+        if self._prefilling is not None:  # not a system prompt prefilled at start-up
+            self._check([self._prefilling], prefill=True)
         return super()._forward(*args)
 
 
@@ -187,6 +197,93 @@ def test_a_cuda_error_that_breaks_the_device_is_reported_as_device_lost(tiny):
     assert all(isinstance(r, DeviceLost) for r in results)
 
 
+class EagerGraph:
+    """A stand-in for a bucket's CUDA graph on a CPU: what the graph replays, run eagerly (the step at
+    the bucket's batch and the slot's full width), optionally with every row pushed to one token."""
+
+    def __init__(self, decoder, batch: int, replays: list[int], forced_token: int | None = None) -> None:
+        self.decoder, self.batch, self.replays, self.forced_token = decoder, batch, replays, forced_token
+
+    def replay(self) -> None:
+        self.decoder.run(self.batch, self.decoder.cache.capacity)
+        self.replays.append(self.batch)
+        if self.forced_token is not None:
+            self.decoder.logits[:, self.forced_token] += 1e4
+
+
+def stand_in_capture(engine, replays: list[int], forced_token: int | None = None):
+    def capture(buckets):
+        engine.decoder.graphs = {b: EagerGraph(engine.decoder, b, replays, forced_token) for b in buckets}
+        engine.decoder.use_graphs = True
+        return 0.25
+
+    return capture
+
+
+MIXED = [ask("a cat", 12, seed=1), ask("a red fox in the snow at night", 30), ask("a dog", 7, seed=3),
+         ask("the lighthouse in the storm", 19), ask("a red cat", 3)]
+
+
+def test_graphs_that_decode_as_the_eager_step_are_kept_and_serve_each_batch_from_its_bucket(tiny):
+    eager = ScriptedEngine(tiny).generate_batch(MIXED)
+    engine, replays = ScriptedEngine(tiny), []
+    status = engine.enable_graphs(stand_in_capture(engine, replays))
+    assert status == {"on": True, "buckets": [1, 2, 4, 8], "capture_seconds": 0.25, "reason": None}
+    assert engine.steps_run == 0 and engine.rows_run == 0  # the self-check is not counted as requests
+    replays.clear()
+    assert engine.generate_batch(MIXED) == eager
+    # 5 rows run in the bucket of 8, then 4, 2 and 1 as they end; never the eager step
+    assert set(replays) == {8, 4, 2, 1} and replays[0] == 8 and replays[-1] == 1
+    engine.shutdown()
+
+
+def test_graphs_that_decode_other_tokens_than_the_eager_step_stay_off_and_say_why(tiny):
+    engine, replays = ScriptedEngine(tiny), []
+    status = engine.enable_graphs(stand_in_capture(engine, replays, forced_token=7))
+    assert status["on"] is False and status["reason"].startswith("self-check: row 0 of 8 decoded")
+    assert replays  # the graphs ran in the self-check
+    replays.clear()
+    assert engine.generate_batch(MIXED) == ScriptedEngine(tiny).generate_batch(MIXED)
+    assert replays == []  # the engine decodes eagerly
+    engine.shutdown()
+
+
+def test_a_capture_that_fails_leaves_the_graphs_off_and_the_engine_serving(tiny):
+    def capture(buckets):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    engine = ScriptedEngine(tiny)
+    status = engine.enable_graphs(capture)
+    assert status["on"] is False
+    assert status["reason"] == "capture failed: RuntimeError: operation not permitted when stream is capturing"
+    assert all(isinstance(text, str) for text in engine.generate_batch(MIXED))
+    engine.shutdown()
+
+
+def test_a_row_longer_than_the_slots_grows_them_and_decodes_as_it_would_in_roomy_ones(tiny):
+    long_idea = " ".join(["a red fox in the snow at night"] * 6)
+    requests = [ask("a cat", 20), ask(long_idea, 40, seed=4), ask("a dog", 9)]
+    roomy = ScriptedEngine(tiny).generate_batch(requests)
+    engine, replays = ScriptedEngine(tiny, slot_tokens=96), []  # the self-check's rows fit in 96
+    assert engine.enable_graphs(stand_in_capture(engine, replays))["on"]
+    replays.clear()
+    assert engine.generate_batch(requests) == roomy
+    assert replays == []  # grown buffers are not the graphs' own: those steps ran eagerly
+    assert engine.generate_batch(requests[:1]) == roomy[:1] and replays  # graphs again once idle
+    assert engine.decoder.cache.capacity == 96  # on the buffers the graphs were captured over
+    engine.shutdown()
+
+
+def test_rows_leaving_from_the_middle_of_the_batch_leave_the_others_untouched(tiny):
+    requests = [ask(idea, budget, seed=seed) for idea, budget, seed in [
+        ("a cat", 5, None), ("a dog", 40, 1), ("a red fox", 9, None), ("the snow at night", 33, 2),
+        ("a lighthouse", 2, None), ("a storm at night", 17, 3), ("a red dog", 26, None), ("the cat", 11, 4)]]
+    engine = ScriptedEngine(tiny)
+    alone = [engine.generate_batch([r])[0] for r in requests]
+    assert engine.generate_batch(requests) == alone
+    engine.shutdown()
+
+
 # -- the real embedded model ---------------------------------------------------------------------
 
 def plain_generate(loaded, request: GenerationRequest, stop_loops: bool = True) -> str:
@@ -211,24 +308,50 @@ def real(prompt: str, profile: str, budget: int, seed: int | None = None) -> Gen
     return GenerationRequest(build_messages(prompt, PROFILES[profile], None, {}), budget, seed)
 
 
+EIGHT = [("a cat", "sdxl_fast", 24), ("a lighthouse in a storm at night", "wan_fast", 32),
+         ("two red apples", "sdxl_fast", 16), ("a fox in the snow", "sdxl_high", 28),
+         ("a train crossing a bridge at dawn", "wan_high", 40), ("an old man reading", "sdxl_fast", 12),
+         ("dancers on a stage", "wan_fast", 36), ("a bowl of soup", "sdxl_high", 20)]
+
+
 @pytest.mark.e2e
-def test_greedy_output_is_that_of_plain_generate_alone_and_beside_others(service):
+def test_greedy_output_is_that_of_plain_generate_alone_and_in_a_batch_of_eight(service):
     generator = service.generator
     assert isinstance(generator, ContinuousGenerator)
-    requests = [real("a cat", "sdxl_fast", 24), real("a lighthouse in a storm at night", "wan_fast", 32),
-                real("two red apples", "sdxl_fast", 16)]
+    requests = [real(*row) for row in EIGHT]
     expected = [plain_generate(generator.loaded, r) for r in requests]
     assert [generator.generate_batch([r])[0] for r in requests] == expected
     assert generator.generate_batch(requests) == expected
 
 
+def seeded_generate(loaded, request: GenerationRequest) -> str:
+    """transformers' own sampling, one prompt, after torch.manual_seed(seed), no loop stop."""
+    import torch
+
+    from enhancer.model import SAMPLING
+
+    tokenizer = loaded.tokenizer
+    messages = [{"role": role, "content": content} for role, content in request.messages]
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    encoded = tokenizer([text], return_tensors="pt", add_special_tokens=False)
+    torch.manual_seed(request.seed)
+    with torch.inference_mode():
+        output = loaded.model.generate(**encoded, max_new_tokens=request.max_new_tokens, do_sample=True,
+                                       repetition_penalty=REPETITION_PENALTY, pad_token_id=tokenizer.pad_token_id,
+                                       **SAMPLING)
+    return tokenizer.decode(output[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
 @pytest.mark.e2e
-def test_seeded_sampling_is_reproducible_beside_other_requests(service):
-    generator = service.generator
-    seeded = real("a fox in the snow", "sdxl_fast", 24, seed=5)
-    alone = generator.generate_batch([seeded])[0]
-    beside = generator.generate_batch([real("a cat", "wan_fast", 30), seeded])[1]
-    assert alone == beside and alone == generator.generate_batch([seeded])[0]
+def test_seeded_sampling_is_that_of_generate_with_the_seed_alone_and_beside_other_requests(service):
+    engine = ContinuousGenerator(service.generator.loaded, max_batch_size=8, stop_loops=False)
+    seeded = [real("a fox in the snow", "sdxl_fast", 24, seed=5), real("a cat", "wan_fast", 30, seed=11)]
+    expected = [seeded_generate(engine.loaded, r) for r in seeded]
+    assert [engine.generate_batch([r])[0] for r in seeded] == expected
+    beside = engine.generate_batch([real("two red apples", "sdxl_fast", 20), seeded[0],
+                                    real("a train at dawn", "wan_fast", 26, seed=2), seeded[1]])
+    assert [beside[1], beside[3]] == expected
+    engine.shutdown()
 
 
 @pytest.mark.e2e

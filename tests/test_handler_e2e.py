@@ -126,6 +126,10 @@ def test_info_reports_model_cache_budgets_and_metrics(run_job):
     assert info["cache"]["persistent"] is True
     assert set(info["fallback_prompts"]) == {"sdxl_fast", "sdxl_high", "wan_fast", "wan_high"}
     assert "p50" in info["metrics"]["latency_ms"]
+    batching = info["batching"]
+    assert (batching["engine"], batching["kv_cache"], batching["slot_tokens"]) == ("continuous", "slots", 1024)
+    assert batching["graphs"] == {"on": False, "buckets": [], "capture_seconds": None, "reason": "no CUDA device"}
+    assert batching["warmup_seconds"] > 0 and batching["prefix_hits"] >= 0
 
 
 @pytest.mark.parametrize("job_input,field", [

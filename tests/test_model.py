@@ -1,20 +1,12 @@
-"""Model resolution order, the kept dequantized weights, and the micro-batching engine's failure
-handling (GENERATION_ENGINE=batch)."""
+"""Model resolution order and the kept dequantized weights (the engine's failure handling is in
+test_engine.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from enhancer.config import Settings
-from enhancer.model import (
-    DeviceLost,
-    GenerationFailed,
-    GenerationRequest,
-    Generator,
-    resolve_model_source,
-)
-from enhancer.profiles import PROFILES
-from enhancer.service import build_messages
+from enhancer.model import resolve_model_source
 
 
 @pytest.fixture
@@ -60,61 +52,6 @@ def test_embedded_default_is_the_smollm2_gguf(empty_hub_cache):
     source = resolve_model_source(Settings())
     assert source.gguf_file.endswith(".gguf")
     assert source.model_id.startswith("HuggingFaceTB/SmolLM2-135M-Instruct")
-
-
-def request(prompt: str, profile: str = "sdxl_fast", seed: int | None = None) -> GenerationRequest:
-    chosen = PROFILES[profile]
-    return GenerationRequest(build_messages(prompt, chosen, None, {}), chosen.max_new_tokens, seed)
-
-
-class ScriptedGenerator(Generator):
-    """The micro-batching engine (GENERATION_ENGINE=batch) with `_run` replaced, to inject failures the
-    CPU cannot produce. The continuous engine's failures are in test_engine.py."""
-
-    def __init__(self, failures):
-        super().__init__(loaded=None)
-        self.failures = failures
-        self.calls: list[int] = []
-
-    def _run(self, requests):
-        self.calls.append(len(requests))
-        for r in requests:
-            if r.seed in self.failures:
-                raise self.failures[r.seed]
-        return [f"ok {r.seed}" for r in requests]
-
-
-def test_a_failing_row_does_not_fail_the_others():
-    generator = ScriptedGenerator({2: ValueError("bad row")})
-    results = generator.generate_batch([request("x", seed=s) for s in range(4)])
-    assert results[0] == "ok 0" and results[1] == "ok 1" and results[3] == "ok 3"
-    assert isinstance(results[2], GenerationFailed)
-
-
-def test_out_of_memory_splits_the_batch_and_retries_the_halves():
-    class OOMOnBigBatches(ScriptedGenerator):
-        def _run(self, requests):
-            self.calls.append(len(requests))
-            if len(requests) > 2:
-                raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
-            return [f"ok {r.seed}" for r in requests]
-
-    generator = OOMOnBigBatches({})
-    results = generator.generate_batch([request("x", seed=s) for s in range(8)])
-    assert results == [f"ok {s}" for s in range(8)]
-    assert generator.calls == [8, 4, 2, 2, 4, 2, 2]
-
-
-def test_a_single_request_still_out_of_memory_after_a_retry_fails_alone():
-    generator = ScriptedGenerator({0: RuntimeError("CUDA out of memory")})
-    [result] = generator.generate_batch([request("x", seed=0)])
-    assert isinstance(result, GenerationFailed) and generator.calls == [1, 1]
-
-
-def test_a_cuda_error_that_breaks_the_device_is_reported_as_device_lost():
-    generator = ScriptedGenerator({0: RuntimeError("CUDA error: an illegal memory access was encountered")})
-    results = generator.generate_batch([request("x", seed=0), request("y", seed=1)])
-    assert all(isinstance(r, DeviceLost) for r in results)
 
 
 @pytest.mark.e2e
