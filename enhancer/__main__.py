@@ -21,6 +21,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quality", choices=list(QUALITIES))
     parser.add_argument("--system-prompt")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--negative-prompt", nargs="?", const=True, metavar="TERMS",
+                        help="also print a negative prompt for the target; TERMS: your own, merged with it")
+    parser.add_argument("--variants", type=int, help="this many takes, one per line")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     parser.add_argument("--legacy", action="store_true", help="the older enhance_prompt() path")
     parser.add_argument("--json", action="store_true", help="print the whole response")
@@ -37,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         "job_type": args.job_type,
         "use_cache": not args.no_cache,
     }
-    for name in ("quality", "system_prompt", "seed"):
+    for name in ("quality", "system_prompt", "seed", "negative_prompt", "variants"):
         if getattr(args, name) is not None:
             job[name] = getattr(args, name)
     # Bad input fails in milliseconds, before the model is loaded.
@@ -56,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     elif result.get("success") is False:
         print(result["error"], file=sys.stderr)
     else:
-        print(result["enhanced_prompt"])
+        for take in result.get("variants") or [result]:
+            print(take["enhanced_prompt"])
+        if result.get("negative_prompt"):
+            print(f"negative: {result['negative_prompt']}")
     return 1 if result.get("success") is False else 0
 
 

@@ -25,11 +25,12 @@ import logging
 import queue
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .decode import Decoder, buckets_for
+from .prefill import Prefiller
 from .model import (
     DeviceLost,
     GenerationFailed,
@@ -43,8 +44,6 @@ from .stopping import is_looping
 
 log = logging.getLogger(__name__)
 
-# A shorter common prefix is cheaper to prefill again than to keep and copy.
-MIN_SHARED_PREFIX = 16
 _STOP = object()
 # What the start-up self-check decodes, eagerly and through the graphs: rows of growing budgets, so
 # the batch shrinks through every bucket as they end.
@@ -107,18 +106,14 @@ def settle(future: asyncio.Future, result: Any) -> None:
 class ContinuousGenerator:
     """The model behind a step-level scheduler."""
 
-    engine = "continuous"
-
     def __init__(self, loaded: LoadedModel, max_batch_size: int = 8, prefix_cache_entries: int = 16,
                  stop_loops: bool = True, slot_tokens: int = 1024) -> None:
         self.loaded = loaded
         self.stop_loops = stop_loops
         self.max_batch_size = max(1, max_batch_size)
-        self.prefix_cache_entries = prefix_cache_entries
         self.rows_run = 0  # requests answered by the model
         self.steps_run = 0  # decode steps
         self.shared_steps = 0  # decode steps that served more than one request
-        self.prefix_hits = 0  # prefills that reused a kept system prompt
         self.loops_stopped = 0  # rows ended early because they were repeating themselves
         self.warmup_seconds: float | None = None
         self.graphs: dict[str, Any] = {"on": False, "buckets": [], "capture_seconds": None,
@@ -127,8 +122,7 @@ class ContinuousGenerator:
         self.decoder = Decoder(loaded.model, self.max_batch_size, slot_tokens)
         # Reading a step's tokens one step late keeps a GPU busy; a CPU computes while the host waits.
         self.overlap = loaded.model.device.type == "cuda"
-        self._prefixes: OrderedDict[tuple[int, ...], list] = OrderedDict()
-        self._system_ids: OrderedDict[str, list[int]] = OrderedDict()
+        self.prefiller = Prefiller(loaded, prefix_cache_entries)
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._waiting: deque[_Row] = deque()
         self._limit = self.max_batch_size  # lowered after an out-of-memory step, restored when idle
@@ -138,6 +132,10 @@ class ContinuousGenerator:
         self._clear_batch()
 
     # -- interface ----------------------------------------------------------------------------
+
+    @property
+    def prefix_hits(self) -> int:
+        return self.prefiller.hits
 
     @property
     def model_id(self) -> str:
@@ -190,9 +188,7 @@ class ContinuousGenerator:
         started = time.perf_counter()
         with torch.inference_mode():
             for system in dict.fromkeys(system_prompts):
-                ids = self._system_prefix({"role": "system", "content": system})
-                if len(ids) >= MIN_SHARED_PREFIX:
-                    self._prefix_kv(tuple(ids))
+                self.prefiller.keep(system)
         if self.loaded.model.device.type == "cuda":
             self.enable_graphs(self.decoder.capture, system_prompts[0] if system_prompts else "")
         self.warmup_seconds = time.perf_counter() - started
@@ -222,8 +218,8 @@ class ContinuousGenerator:
     def _self_check(self, system_prompt: str) -> str | None:
         """None when the graphs decode the eager step's tokens, else what differed. The engine's
         counters are left as they were: these rows are not requests."""
-        counters = {name: getattr(self, name) for name in ("rows_run", "steps_run", "shared_steps", "prefix_hits",
-                                                          "loops_stopped")}
+        counters = {name: getattr(self, name) for name in ("rows_run", "steps_run", "shared_steps", "loops_stopped")}
+        hits = self.prefiller.hits
         rows = [GenerationRequest((("system", system_prompt), ("user", SELF_CHECK_IDEAS[i % len(SELF_CHECK_IDEAS)])),
                                   8 * (i + 1)) for i in range(self.max_batch_size)]
         self.decoder.use_graphs = False
@@ -232,6 +228,7 @@ class ContinuousGenerator:
         graphed = self.generate_batch(rows)
         for name, value in counters.items():
             setattr(self, name, value)
+        self.prefiller.hits = hits
         for index, (expected, got) in enumerate(zip(eager, graphed)):
             if isinstance(expected, BaseException) or isinstance(got, BaseException):
                 return f"self-check failed: {expected if isinstance(expected, BaseException) else got!r}"
@@ -355,85 +352,10 @@ class ContinuousGenerator:
         self._clear_batch()
         self._recover(running, exc, alone=len(running) == 1)
 
-    # -- model work ---------------------------------------------------------------------------
-
-    def _forward(self, input_ids, attention_mask, position_ids, cache):
-        """A prefill's logits at its last position, as float32 (what `generate` scores)."""
-        output = self.loaded.model(
-            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-            cache=cache, use_cache=True, logits_to_keep=1,
-        )
-        return output.logits[:, -1, :].float()
-
-    def _encode(self, row: _Row) -> None:
-        tokenizer = self.loaded.tokenizer
-        messages = [{"role": role, "content": content} for role, content in row.request.messages]
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        row.prompt = tokenizer(text, add_special_tokens=False)["input_ids"]
-        row.prefix_length = 0
-        if messages and messages[0]["role"] == "system":
-            system = self._system_prefix(messages[0])
-            shared = 0
-            for a, b in zip(system, row.prompt):
-                if a != b:
-                    break
-                shared += 1
-            shared = min(shared, len(row.prompt) - 1)  # at least one token of the row's own
-            row.prefix_length = shared if shared >= MIN_SHARED_PREFIX else 0
-
-    def _system_prefix(self, message: dict) -> list[int]:
-        """The tokens of the system turn alone (memoized by its text)."""
-        ids = self._system_ids.get(message["content"])
-        if ids is None:
-            tokenizer = self.loaded.tokenizer
-            text = tokenizer.apply_chat_template([message], tokenize=False, add_generation_prompt=False)
-            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-            self._system_ids[message["content"]] = ids
-            while len(self._system_ids) > 4 * self.prefix_cache_entries:
-                self._system_ids.popitem(last=False)
-        else:
-            self._system_ids.move_to_end(message["content"])
-        return ids
-
-    def _prefix_kv(self, prefix: tuple[int, ...]) -> list:
-        """Keys and values of a shared prefix, computed on its first use and kept (LRU)."""
-        import torch
-        from transformers import DynamicCache
-
-        kept = self._prefixes.get(prefix)
-        if kept is not None:
-            self._prefixes.move_to_end(prefix)
-            self.prefix_hits += 1
-            return kept
-        device = self.loaded.model.device
-        cache = DynamicCache()
-        n = len(prefix)
-        self._forward(torch.tensor([prefix], device=device), torch.ones(1, n, dtype=torch.long, device=device),
-                      torch.arange(n, device=device)[None], cache)
-        kept = [(layer.keys, layer.values) for layer in cache.layers]
-        self._prefixes[prefix] = kept
-        while len(self._prefixes) > self.prefix_cache_entries:
-            self._prefixes.popitem(last=False)
-        return kept
-
     def _prefill(self, row: _Row):
-        """The row's prompt alone, on top of its kept prefix: (keys and values per layer, logits)."""
-        import torch
-        from transformers import DynamicCache
-
         if row.prompt is None:
-            self._encode(row)
-        device = self.loaded.model.device
-        start = row.prefix_length
-        cache = DynamicCache(self._prefix_kv(tuple(row.prompt[:start])) if start else None)
-        total = len(row.prompt)
-        logits = self._forward(
-            torch.tensor([row.prompt[start:]], device=device),
-            torch.ones(1, total, dtype=torch.long, device=device),
-            torch.arange(start, total, device=device)[None],
-            cache,
-        )
-        return [(layer.keys, layer.values) for layer in cache.layers], logits
+            row.prompt, row.prefix_length = self.prefiller.encode(row.request.messages)
+        return self.prefiller.prefill(row.prompt, row.prefix_length)
 
     # -- the batch ----------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ ACTION_ALIASES: dict[str, str] = {
     "/enhancement/cache/clear": "cache_clear",
 }
 PROMPT_ACTIONS = frozenset({"enhance", "intelligent", "legacy"})
+MAX_VARIANTS = 8
 _ALLOWED_CONTROL = frozenset("\n\r\t")
 
 
@@ -74,6 +75,9 @@ class JobInput(BaseModel):
     use_cache: StrictBool = True
     include_raw: StrictBool = False
     admin_token: StrictStr | None = None
+    # Controls (enhance and intelligent; legacy ignores them).
+    negative_prompt: bool | str = False  # checked strictly by _negative_prompt
+    variants: StrictInt = 1
 
     @field_validator("action")
     @classmethod
@@ -146,6 +150,25 @@ class JobInput(BaseModel):
             )
         return value
 
+    @field_validator("negative_prompt", mode="before")
+    @classmethod
+    def _negative_prompt(cls, value: Any, info: ValidationInfo) -> bool | str:
+        if isinstance(value, bool):
+            return value
+        if not isinstance(value, str) or not (value := _check_text(value).strip()):
+            raise ValueError("must be true, false or a non-empty string of terms")
+        limit = _settings(info).max_prompt_chars
+        if len(value) > limit:
+            raise ValueError(f"must be at most {limit} characters (MAX_PROMPT_CHARS), got {len(value)}")
+        return value
+
+    @field_validator("variants")
+    @classmethod
+    def _variant_count(cls, value: int) -> int:
+        if not 1 <= value <= MAX_VARIANTS:
+            raise ValueError(f"must be an integer from 1 to {MAX_VARIANTS} (got {value})")
+        return value
+
     @model_validator(mode="after")
     def _prompt_where_needed(self) -> "JobInput":
         if self.action in PROMPT_ACTIONS and self.prompt is None:
@@ -206,6 +229,15 @@ class WANOptimizations(BaseModel):
 EnhancementSource = Literal["edge_function", "worker_fallback", "emergency_fallback"]
 
 
+class Variant(BaseModel):
+    enhanced_prompt: str
+    seed: int | None  # None: the greedy answer
+    quality_score: float
+    enhancement_source: EnhancementSource
+    model: str
+    negative_prompt: str | None = None
+
+
 class EnhanceResponse(BaseModel):
     success: bool = True
     original_prompt: str
@@ -221,9 +253,15 @@ class EnhanceResponse(BaseModel):
     sdxl_optimizations: SDXLOptimizations | None = None
     wan_optimizations: WANOptimizations | None = None
     model: str
+    negative_prompt: str | None = None  # when the job asked for one
+    variants: list[Variant] | None = None  # when the job asked for more than one; the first is enhanced_prompt
 
     def to_output(self) -> dict[str, Any]:
-        return self.model_dump(exclude_none=True)
+        output = self.model_dump(exclude_none=True)
+        if self.variants is not None:  # a take's seed is null when greedy, not missing
+            output["variants"] = [take.model_dump(exclude=set() if take.negative_prompt else {"negative_prompt"})
+                                  for take in self.variants]
+        return output
 
 
 class LegacyResponse(BaseModel):

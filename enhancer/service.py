@@ -12,10 +12,11 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
-from . import SYSTEM_NAME, __version__
+from . import SYSTEM_NAME, __version__, negative, variants
 from .answer import finish
 from .cache import CacheBase, normalize_prompt, open_cache
 from .config import Settings
+from .detect import is_non_english
 from .engine import ContinuousGenerator
 from .model import (
     DeviceLost,
@@ -30,6 +31,7 @@ from .schemas import (
     EnhanceResponse,
     ErrorResponse,
     InvalidInput,
+    Variant,
     JobInput,
     LegacyResponse,
     SDXLOptimizations,
@@ -69,6 +71,7 @@ class Outcome:
     model: str
     raw: str | None = None
     refresh_worker: bool = False
+    seed: int | None = None  # what the model sampled with (None: greedy)
     # False for a fallback caused by a failure (no model, out of memory, device lost): a later job
     # may get the model's answer. The rules' answer to a model that wrote nothing usable is as
     # repeatable as the model's own (greedy, or seeded with the seed in the key), so it is kept.
@@ -171,7 +174,7 @@ class EnhancementService:
         return self._clip if profile.family == "sdxl" else self._video_counter
 
     def _cache_material(self, job: JobInput, profile: Profile) -> dict[str, Any]:
-        return {
+        material = {
             "prompt": normalize_prompt(job.prompt or ""),
             "job_type": job.job_type,
             "profile": profile.name,
@@ -180,6 +183,12 @@ class EnhancementService:
             "seed": job.seed,
             "model": self.generator.model_id if self.generator else None,
         }
+        # Controls enter the key only when set, so entries stored before they existed still hit.
+        if job.negative_prompt is not False:
+            material["negative_prompt"] = job.negative_prompt
+        if job.variants != 1:
+            material["variants"] = job.variants
+        return material
 
     async def enhance(self, job: JobInput) -> dict[str, Any]:
         started = time.perf_counter()
@@ -196,11 +205,12 @@ class EnhancementService:
                 return cached
         shared = self._inflight.get(key)
         if shared is None:
-            shared = asyncio.ensure_future(self._produce(job, profile))
+            shared = asyncio.ensure_future(self._produce_takes(job, profile))
             self._inflight[key] = shared
             shared.add_done_callback(lambda _: self._inflight.pop(key, None))
-        outcome: Outcome = await asyncio.shield(shared)
-        response = self._respond(job, profile, outcome, time.perf_counter() - started)
+        takes: list[Outcome] = await asyncio.shield(shared)
+        outcome = takes[0]
+        response = self._respond(job, profile, takes, time.perf_counter() - started)
         output = response.to_output()
         if job.use_cache and outcome.cacheable:
             # The model's raw text is kept with the answer, so that a hit can show it too.
@@ -213,19 +223,33 @@ class EnhancementService:
             output["refresh_worker"] = True
         return output
 
-    async def _produce(self, job: JobInput, profile: Profile) -> Outcome:
+    async def _produce_takes(self, job: JobInput, profile: Profile) -> list[Outcome]:
+        """The job's answer, then (with `variants`) other takes, decoded together as rows of one
+        batch; a take that says what an earlier one says is replaced once, then dropped."""
+        takes = await asyncio.gather(*(self._produce(job, profile, seed)
+                                       for seed in variants.seeds(job.seed, job.prompt, job.variants)))
+        repeated = variants.near_duplicates([take.text for take in takes])
+        if repeated:
+            replacements = await asyncio.gather(*(self._produce(job, profile, seed) for seed in
+                                                  variants.replacement_seeds(job.seed, job.prompt, len(repeated))))
+            for index, replacement in zip(repeated, replacements):
+                takes[index] = replacement
+            repeated = variants.near_duplicates([take.text for take in takes])
+        return [take for index, take in enumerate(takes) if index not in repeated]
+
+    async def _produce(self, job: JobInput, profile: Profile, seed: int | None) -> Outcome:
         source = "edge_function" if job.system_prompt else "worker_fallback"
         raw = await self._generate(
-            build_messages(job.prompt, profile, job.system_prompt, job.context), profile, job.seed
+            build_messages(job.prompt, profile, job.system_prompt, job.context), profile, seed
         )
         text = raw if isinstance(raw, str) else None
         answer = finish(text, job.prompt, profile, self._counter(profile), job.system_prompt)
         if answer.from_model:
-            return Outcome(answer.text, source, self.generator.model_id, text)
+            return Outcome(answer.text, source, self.generator.model_id, text, seed=seed)
         # The model answered, but nothing usable: the rules' answer, stored like any other and
         # marked as the rules' (enhancement_source and model say so on every hit).
         return Outcome(answer.text, "emergency_fallback", EMERGENCY_MODEL, text,
-                       refresh_worker=isinstance(raw, DeviceLost), cacheable=text is not None)
+                       refresh_worker=isinstance(raw, DeviceLost), cacheable=text is not None, seed=seed)
 
     async def _generate(self, messages: tuple, profile: Profile, seed: int | None) -> str | Exception | None:
         """The model's raw text, or the reason there is none (the caller falls back)."""
@@ -241,8 +265,10 @@ class EnhancementService:
             log.error("generation failed, using the emergency fallback: %s", exc)
             return exc
 
-    def _respond(self, job: JobInput, profile: Profile, outcome: Outcome, seconds: float) -> EnhanceResponse:
-        assessment = assess(outcome.text, job.prompt, profile, self._counter(profile))
+    def _respond(self, job: JobInput, profile: Profile, takes: list[Outcome], seconds: float) -> EnhanceResponse:
+        outcome = takes[0]
+        counter = self._counter(profile)
+        assessment = assess(outcome.text, job.prompt, profile, counter)
         flags = assessment.flags
         return EnhanceResponse(
             original_prompt=job.prompt,
@@ -258,7 +284,20 @@ class EnhancementService:
             sdxl_optimizations=SDXLOptimizations(**flags) if profile.family == "sdxl" else None,
             wan_optimizations=WANOptimizations(**flags) if profile.family == "wan" else None,
             model=outcome.model,
+            negative_prompt=self._negative(job, profile, outcome.text),
+            variants=[Variant(enhanced_prompt=take.text, seed=take.seed, model=take.model,
+                              enhancement_source=take.source,
+                              quality_score=assess(take.text, job.prompt, profile, counter).score,
+                              negative_prompt=self._negative(job, profile, take.text))
+                      for take in takes] if job.variants > 1 else None,
         )
+
+    def _negative(self, job: JobInput, profile: Profile, text: str) -> str | None:
+        """The negative prompt of one answer, when the job asked for one (see negative.py)."""
+        chinese = profile.family == "wan" and is_non_english(text)
+        built = negative.build(profile.family, f"{text}\n{job.prompt}", job.negative_prompt,
+                               self._counter(profile), chinese)
+        return built.text if built is not None else None
 
     # -- legacy --------------------------------------------------------------------------------
 

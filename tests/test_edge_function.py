@@ -161,6 +161,14 @@ def test_the_deno_serve_wrapper(local_api, built, good_job):
     assert bad["httpStatus"] == 400 and bad["body"]["error"].startswith("prompt:")
 
 
+def test_the_client_passes_a_negative_prompt_and_variants_and_returns_both(local_api, built):
+    result = enhance(built, endpointUrl=local_api, deadlineMs=300_000, prompt="a paper boat on a pond",
+                     jobType="video_fast", negativePrompt="rain", variants=2)
+    assert result["source"] == "runpod", result
+    assert result["negativePrompt"].startswith("rain, ") and "worst quality" in result["negativePrompt"]
+    assert result["variants"][0] == result["enhancedPrompt"] and 1 <= len(result["variants"]) <= 2
+
+
 def test_a_failed_job_returns_the_original_prompt(local_api, built):
     result = enhance(built, endpointUrl=local_api, prompt="a koi pond", jobType="gif", deadlineMs=60_000)
     assert result["source"] == "fallback"

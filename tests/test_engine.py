@@ -65,6 +65,14 @@ class ScriptedEngine(ContinuousGenerator):
             return decode_step(batch, width)
 
         self.decoder.step = scripted_step
+        prefill_forward = self.prefiller.forward
+
+        def scripted_forward(*args):
+            if self._prefilling is not None:  # not a system prompt prefilled at start-up
+                self._check([self._prefilling], prefill=True)
+            return prefill_forward(*args)
+
+        self.prefiller.forward = scripted_forward
 
     def _check(self, rows, prefill: bool) -> None:
         (self.prefills if prefill else self.steps).append(len(rows))
@@ -78,11 +86,6 @@ class ScriptedEngine(ContinuousGenerator):
             return super()._prefill(row)
         finally:
             self._prefilling = None
-
-    def _forward(self, *args):  # prefills only: decode steps run in the decoder
-        if self._prefilling is not None:  # not a system prompt prefilled at start-up
-            self._check([self._prefilling], prefill=True)
-        return super()._forward(*args)
 
 
 def seeds_in(rows):

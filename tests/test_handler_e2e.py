@@ -183,7 +183,7 @@ def test_a_cuda_error_answers_with_the_emergency_fallback_and_asks_for_a_new_wor
     def broken(*args):
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
 
-    monkeypatch.setattr(service.generator, "_forward", broken)
+    monkeypatch.setattr(service.generator.prefiller, "forward", broken)
     monkeypatch.setattr(service, "device_lost", False)
     result = run_job({"prompt": "a snow leopard", "use_cache": False})
     assert result["success"] is True and result["enhancement_source"] == "emergency_fallback"
@@ -196,7 +196,7 @@ def test_generation_that_fails_falls_back_to_rules_and_is_not_cached(run_job, se
     def out_of_memory(*args):
         raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
-    monkeypatch.setattr(service.generator, "_forward", out_of_memory)
+    monkeypatch.setattr(service.generator.prefiller, "forward", out_of_memory)
     job = {"prompt": "a snow leopard on a ridge", "job_type": "video_fast"}
     first = run_job(job)
     assert first["enhancement_source"] == "emergency_fallback" and "refresh_worker" not in first

@@ -40,6 +40,11 @@ export interface EnhanceOptions {
   systemPrompt?: string;
   /** Extra guidance for the model (style, brand, user preferences), bounded in size by the worker. */
   context?: Record<string, unknown>;
+  /** true: the worker also returns a negative prompt made for the target; a string: the caller's own
+   * terms, merged with the target's. Terms that negate what the prompt asks for are left out. */
+  negativePrompt?: boolean | string;
+  /** 1..8 distinct takes in one job, decoded together; the first is `enhancedPrompt`. */
+  variants?: number;
   /** Any other job input fields (seed, use_cache, enhancement_type, action...). */
   extraInput?: Record<string, unknown>;
   /** Total time budget in ms, from the call to the answer. */
@@ -70,6 +75,10 @@ export interface EnhanceResult {
   jobId?: string;
   /** The worker's enhancement_source: edge_function, worker_fallback or emergency_fallback. */
   enhancementSource?: string;
+  /** The worker's negative prompt, when `negativePrompt` asked for one. */
+  negativePrompt?: string;
+  /** Every take's enhanced prompt, the first being `enhancedPrompt`, when `variants` asked for several. */
+  variants?: string[];
   /** The worker's full output object (quality_score, token counts...) when it answered. */
   output?: Record<string, unknown>;
   /** The calls made, in order: runsync, run, status, cancel. */
@@ -213,6 +222,8 @@ export async function enhancePrompt(options: EnhanceOptions): Promise<EnhanceRes
     if (options.quality) input.quality = options.quality;
     if (options.systemPrompt) input.system_prompt = options.systemPrompt;
     if (options.context && Object.keys(options.context).length > 0) input.context = options.context;
+    if (options.negativePrompt !== undefined && options.negativePrompt !== false) input.negative_prompt = options.negativePrompt;
+    if (options.variants !== undefined) input.variants = options.variants;
     // A job nobody waits for any more should not hold a GPU: it expires from the queue with the deadline.
     const body = JSON.stringify({ input, policy: { ttl: Math.max(MIN_TTL_MS, Math.ceil(deadline.budgetMs)) } });
 
@@ -234,6 +245,10 @@ export async function enhancePrompt(options: EnhanceOptions): Promise<EnhanceRes
         status: "COMPLETED",
         jobId,
         enhancementSource: typeof record.enhancement_source === "string" ? record.enhancement_source : undefined,
+        negativePrompt: typeof record.negative_prompt === "string" ? record.negative_prompt : undefined,
+        variants: Array.isArray(record.variants)
+          ? record.variants.map((take) => (take as Record<string, unknown>).enhanced_prompt).filter((text): text is string => typeof text === "string")
+          : undefined,
         output: record,
         calls,
         elapsedMs: deadline.elapsed,
