@@ -225,17 +225,36 @@ class EnhancementService:
 
     async def _produce_takes(self, job: JobInput, profile: Profile) -> list[Outcome]:
         """The job's answer, then (with `variants`) other takes, decoded together as rows of one
-        batch; a take that says what an earlier one says is replaced once, then dropped."""
-        takes = await asyncio.gather(*(self._produce(job, profile, seed)
-                                       for seed in variants.seeds(job.seed, job.prompt, job.variants)))
-        repeated = variants.near_duplicates([take.text for take in takes])
-        if repeated:
-            replacements = await asyncio.gather(*(self._produce(job, profile, seed) for seed in
-                                                  variants.replacement_seeds(job.seed, job.prompt, len(repeated))))
-            for index, replacement in zip(repeated, replacements):
-                takes[index] = replacement
-            repeated = variants.near_duplicates([take.text for take in takes])
-        return [take for index, take in enumerate(takes) if index not in repeated]
+        batch. A take that says what a kept one says is replaced as soon as it ends, so that its
+        replacement joins the takes still decoding; a replacement that repeats too is dropped, and
+        so is a repeated rules answer (another seed gives the same rules)."""
+        spare = iter(variants.replacement_seeds(job.seed, job.prompt, job.variants))
+        pending: dict[asyncio.Future, tuple[int, bool]] = {}  # -> (take index, whether a replacement)
+        kept: dict[int, tuple[Outcome, bool]] = {}
+
+        def start(index: int, seed: int | None, replacement: bool) -> None:
+            pending[asyncio.ensure_future(self._produce(job, profile, seed))] = (index, replacement)
+
+        def retake(index: int, take: Outcome, replacement: bool) -> None:
+            if not replacement and take.source != "emergency_fallback":
+                start(index, next(spare), True)
+
+        for index, seed in enumerate(variants.seeds(job.seed, job.prompt, job.variants)):
+            start(index, seed, False)
+        while pending:
+            finished, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in sorted(finished, key=lambda t: pending[t][0]):
+                index, replacement = pending.pop(task)
+                take = task.result()
+                repeated = [other for other, (earlier, _) in kept.items() if variants.repeats(earlier.text, take.text)]
+                if index == 0:  # the job's own answer stays; a kept take that says the same goes
+                    for other in repeated:
+                        retake(other, *kept.pop(other))
+                elif repeated:
+                    retake(index, take, replacement)
+                    continue
+                kept[index] = (take, replacement)
+        return [kept[index][0] for index in sorted(kept)]
 
     async def _produce(self, job: JobInput, profile: Profile, seed: int | None) -> Outcome:
         source = "edge_function" if job.system_prompt else "worker_fallback"

@@ -41,11 +41,6 @@ def similarity(a: str, b: str) -> float:
     return len(left & right) / len(left | right) if left | right else 1.0
 
 
-def near_duplicates(texts: list[str]) -> list[int]:
-    """Indexes of the texts that say what an earlier one says."""
-    repeated = []
-    for index, text in enumerate(texts):
-        if any(similarity(text, texts[earlier]) >= NEAR_DUPLICATE for earlier in range(index)
-               if earlier not in repeated):
-            repeated.append(index)
-    return repeated
+def repeats(a: str, b: str) -> bool:
+    """Whether two takes say the same thing."""
+    return similarity(a, b) >= NEAR_DUPLICATE

@@ -1,6 +1,6 @@
 """Several takes on one prompt: their seeds and which of them count as distinct."""
 
-from enhancer.variants import near_duplicates, replacement_seeds, seeds, similarity
+from enhancer.variants import repeats, replacement_seeds, seeds, similarity
 
 
 def test_the_first_take_is_the_jobs_own_answer_and_the_others_follow_from_its_seed():
@@ -14,9 +14,7 @@ def test_replacements_never_reuse_a_first_takes_seed():
     assert not set(replacement_seeds(7, "a cat", 3)) & set(seeds(7, "a cat", 8))
 
 
-def test_a_take_with_the_words_of_an_earlier_one_is_a_near_duplicate():
-    texts = ["a red fox in deep snow, soft light", "A red fox in deep snow, soft light.",
-             "a red fox leaping over a frozen stream at dusk", "a red fox in deep snow soft light"]
-    assert similarity(texts[0], texts[1]) == 1.0
-    assert near_duplicates(texts) == [1, 3]
-    assert near_duplicates(texts[2:3]) == []
+def test_a_take_with_the_words_of_another_repeats_it():
+    assert similarity("a red fox in deep snow, soft light", "A red fox in deep snow, soft light.") == 1.0
+    assert repeats("a red fox in deep snow, soft light", "a red fox in deep snow with soft light")
+    assert not repeats("a red fox in deep snow, soft light", "a red fox leaping over a frozen stream at dusk")
