@@ -55,6 +55,13 @@ def test_http_routes_serve_the_seed_api(serve):
     legacy = httpx.post(f"{base}/enhance/legacy", json=body, timeout=300).json()
     assert "enhancement_source" not in legacy and legacy["success"] is True
 
+    controls = httpx.post(f"{base}/enhance", json={**body, "negative_prompt": "extra tails", "variants": 2},
+                          timeout=300).json()
+    assert controls["negative_prompt"].startswith("extra tails, ")
+    assert controls["variants"][0]["enhanced_prompt"] == controls["enhanced_prompt"]
+    bad_control = httpx.post(f"{base}/enhance", json={**body, "variants": 12})
+    assert bad_control.status_code == 400 and bad_control.json()["error"].startswith("variants: must be an integer")
+
     bad = httpx.post(f"{base}/enhance", json={"prompt": "   "})
     assert bad.status_code == 400
     assert bad.json() == {"success": False, "error": "prompt: must not be empty or only whitespace",
