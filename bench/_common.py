@@ -30,6 +30,19 @@ def bench_settings(**overrides) -> Settings:
     return dataclasses.replace(Settings.from_env(), cache_dir=cache_dir, **overrides)
 
 
+async def handle_all(service, jobs: list[dict], together: bool) -> tuple[float, list[dict]]:
+    """(seconds, outputs) of jobs through the service, all at once or one after another."""
+    import asyncio
+    import time
+
+    started = time.perf_counter()
+    if together:
+        outputs = list(await asyncio.gather(*(service.handle(job) for job in jobs)))
+    else:
+        outputs = [await service.handle(job) for job in jobs]
+    return time.perf_counter() - started, outputs
+
+
 def percentile(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]

@@ -22,18 +22,14 @@ import subprocess
 import sys
 import time
 
-from _common import ROOT, bench_settings, eval_prompts, source_tree
+from _common import ROOT, bench_settings, eval_prompts, handle_all, source_tree
 
 
 async def run(service, prompts: list[str], job_type: str, together: bool):
     jobs = [{"prompt": p, "job_type": job_type, "use_cache": False, "include_raw": True} for p in prompts]
     before = service.generator.steps_run
-    started = time.perf_counter()
-    if together:
-        results = await asyncio.gather(*(service.handle(job) for job in jobs))
-    else:
-        results = [await service.handle(job) for job in jobs]
-    return time.perf_counter() - started, service.generator.steps_run - before, results
+    seconds, results = await handle_all(service, jobs, together)
+    return seconds, service.generator.steps_run - before, results
 
 
 async def measure(stop_loops: bool, dtype: str, prompts: list[str], job_type: str) -> dict:

@@ -16,19 +16,10 @@ import logging
 import statistics
 import time
 
-from _common import bench_settings, eval_prompts
+from _common import bench_settings, eval_prompts, handle_all
 
 from enhancer.service import EnhancementService
 from enhancer.variants import seeds
-
-
-async def timed(jobs: list[dict], service: EnhancementService, together: bool = True) -> tuple[float, list[dict]]:
-    started = time.perf_counter()
-    if together:
-        outputs = await asyncio.gather(*(service.handle(job) for job in jobs))
-    else:
-        outputs = [await service.handle(job) for job in jobs]
-    return time.perf_counter() - started, list(outputs)
 
 
 async def main() -> None:
@@ -48,10 +39,10 @@ async def main() -> None:
         job = {**base, "prompt": prompt}
         separate = [{**job, "seed": seed} if seed is not None else job
                     for seed in seeds(None, prompt, args.variants)]
-        one, _ = await timed([job], service)
-        many, [output] = await timed([{**job, "variants": args.variants}], service)
-        sequential, _ = await timed(separate, service, together=False)
-        together, _ = await timed(separate, service)
+        one, _ = await handle_all(service, [job], together=True)
+        many, [output] = await handle_all(service, [{**job, "variants": args.variants}], together=True)
+        sequential, _ = await handle_all(service, separate, together=False)
+        together, _ = await handle_all(service, separate, together=True)
         for name, seconds in zip(rows, (one, many, sequential, together)):
             rows[name].append(seconds)
         kept.append(len(output.get("variants", [output])))

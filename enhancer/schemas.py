@@ -51,6 +51,12 @@ def _check_text(value: str) -> str:
     return value
 
 
+def _at_most(value: str, limit: int, setting: str) -> str:
+    if len(value) > limit:
+        raise ValueError(f"must be at most {limit} characters ({setting}), got {len(value)}")
+    return value
+
+
 def _depth(value: Any) -> int:
     if isinstance(value, dict):
         return 1 + max((_depth(v) for v in value.values()), default=0)
@@ -116,10 +122,7 @@ class JobInput(BaseModel):
         value = _check_text(value).strip()
         if not value:
             raise ValueError("must not be empty or only whitespace")
-        limit = _settings(info).max_prompt_chars
-        if len(value) > limit:
-            raise ValueError(f"must be at most {limit} characters (MAX_PROMPT_CHARS), got {len(value)}")
-        return value
+        return _at_most(value, _settings(info).max_prompt_chars, "MAX_PROMPT_CHARS")
 
     @field_validator("system_prompt")
     @classmethod
@@ -127,10 +130,7 @@ class JobInput(BaseModel):
         if value is None:
             return None
         value = _check_text(value).strip()
-        limit = _settings(info).max_system_prompt_chars
-        if len(value) > limit:
-            raise ValueError(f"must be at most {limit} characters (MAX_SYSTEM_PROMPT_CHARS), got {len(value)}")
-        return value or None
+        return _at_most(value, _settings(info).max_system_prompt_chars, "MAX_SYSTEM_PROMPT_CHARS") or None
 
     @field_validator("context")
     @classmethod
@@ -157,10 +157,7 @@ class JobInput(BaseModel):
             return value
         if not isinstance(value, str) or not (value := _check_text(value).strip()):
             raise ValueError("must be true, false or a non-empty string of terms")
-        limit = _settings(info).max_prompt_chars
-        if len(value) > limit:
-            raise ValueError(f"must be at most {limit} characters (MAX_PROMPT_CHARS), got {len(value)}")
-        return value
+        return _at_most(value, _settings(info).max_prompt_chars, "MAX_PROMPT_CHARS")
 
     @field_validator("variants")
     @classmethod

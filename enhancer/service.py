@@ -31,10 +31,10 @@ from .schemas import (
     EnhanceResponse,
     ErrorResponse,
     InvalidInput,
-    Variant,
     JobInput,
     LegacyResponse,
     SDXLOptimizations,
+    Variant,
     WANOptimizations,
     WorkerOptimizations,
     parse_job_input,
@@ -107,6 +107,10 @@ class Metrics:
         }
 
 
+def _retired_note(settings: Settings) -> str:
+    return f"ignored, retired with the micro-batcher: {', '.join(settings.retired)}"
+
+
 class EnhancementService:
     def __init__(
         self,
@@ -144,7 +148,7 @@ class EnhancementService:
             error = f"{type(exc).__name__}: {exc}"
             log.error("model unavailable, serving the emergency fallback: %s", error)
         if settings.retired:
-            log.warning("ignored, retired with the micro-batcher: %s", ", ".join(settings.retired))
+            log.warning(_retired_note(settings))
         cache = open_cache(settings)
         return cls(settings, generator, cache, error)
 
@@ -285,10 +289,12 @@ class EnhancementService:
             return exc
 
     def _respond(self, job: JobInput, profile: Profile, takes: list[Outcome], seconds: float) -> EnhanceResponse:
-        outcome = takes[0]
         counter = self._counter(profile)
-        assessment = assess(outcome.text, job.prompt, profile, counter)
-        flags = assessment.flags
+        assessments = [assess(take.text, job.prompt, profile, counter) for take in takes]
+        graded = [Variant(enhanced_prompt=take.text, seed=take.seed, model=take.model, enhancement_source=take.source,
+                          quality_score=assessment.score, negative_prompt=self._negative(job, profile, take.text))
+                  for take, assessment in zip(takes, assessments)]
+        outcome, first, flags = takes[0], graded[0], assessments[0].flags
         return EnhanceResponse(
             original_prompt=job.prompt,
             enhanced_prompt=outcome.text,
@@ -299,16 +305,12 @@ class EnhancementService:
             enhancement_source=outcome.source,
             cache_hit=False,
             worker_optimizations=WorkerOptimizations(caching=job.use_cache),
-            quality_score=assessment.score,
+            quality_score=first.quality_score,
             sdxl_optimizations=SDXLOptimizations(**flags) if profile.family == "sdxl" else None,
             wan_optimizations=WANOptimizations(**flags) if profile.family == "wan" else None,
             model=outcome.model,
-            negative_prompt=self._negative(job, profile, outcome.text),
-            variants=[Variant(enhanced_prompt=take.text, seed=take.seed, model=take.model,
-                              enhancement_source=take.source,
-                              quality_score=assess(take.text, job.prompt, profile, counter).score,
-                              negative_prompt=self._negative(job, profile, take.text))
-                      for take in takes] if job.variants > 1 else None,
+            negative_prompt=first.negative_prompt,
+            variants=graded if job.variants > 1 else None,
         )
 
     def _negative(self, job: JobInput, profile: Profile, text: str) -> str | None:
@@ -383,8 +385,7 @@ class EnhancementService:
             "batching": self._batching(),
             "metrics": self.metrics.snapshot(),
             "warnings": cache_stats["warnings"] + ([self.model_error] if self.model_error else [])
-            + ([f"ignored, retired with the micro-batcher: {', '.join(self.settings.retired)}"]
-               if self.settings.retired else []),
+            + ([_retired_note(self.settings)] if self.settings.retired else []),
         }
 
     def _batching(self) -> dict[str, Any]:

@@ -139,14 +139,3 @@ class SlotCache(Cache):
         self.batch, self.width = batch, width
         self.mask[self.rows[:batch], 0, 0, self.positions[:batch]] = True
         return self.mask[:batch, :, :, :width]
-
-    # What generation utilities may ask of a Cache; the decode passes positions and a 4D mask itself.
-    def get_seq_length(self, layer_idx: int = 0) -> int:
-        return self.width
-
-    def get_mask_sizes(self, query_length: int, layer_idx: int = 0) -> tuple[int, int]:
-        return self.width, 0
-
-    @property
-    def is_compileable(self) -> bool:
-        return False
