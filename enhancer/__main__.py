@@ -9,7 +9,7 @@ import logging
 import sys
 
 from .config import Settings
-from .profiles import DEFAULT_JOB_TYPE, JOB_TYPES, QUALITIES
+from .profiles import DEFAULT_JOB_TYPE, JOB_TYPES, QUALITIES, STRENGTHS
 from .schemas import InvalidInput, parse_job_input
 from .service import EnhancementService
 
@@ -24,6 +24,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--negative-prompt", nargs="?", const=True, metavar="TERMS",
                         help="also print a negative prompt for the target; TERMS: your own, merged with it")
     parser.add_argument("--variants", type=int, help="this many takes, one per line")
+    parser.add_argument("--strength", choices=list(STRENGTHS),
+                        help="light: keep your wording, add what is missing; rich: a full rewrite")
+    parser.add_argument("--keep", action="append", dest="keep_terms", metavar="TERM",
+                        help="a term the prompt must hold verbatim (a LoRA trigger, a name); repeatable")
+    parser.add_argument("--report", action="store_true", help="also print what the worker changed, as JSON")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     parser.add_argument("--legacy", action="store_true", help="the older enhance_prompt() path")
     parser.add_argument("--json", action="store_true", help="print the whole response")
@@ -40,9 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         "job_type": args.job_type,
         "use_cache": not args.no_cache,
     }
-    for name in ("quality", "system_prompt", "seed", "negative_prompt", "variants"):
+    for name in ("quality", "system_prompt", "seed", "negative_prompt", "variants", "strength", "keep_terms"):
         if getattr(args, name) is not None:
             job[name] = getattr(args, name)
+    if args.report:
+        job["report"] = True
     # Bad input fails in milliseconds, before the model is loaded.
     try:
         parse_job_input(job, Settings.from_env())
@@ -63,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
             print(take["enhanced_prompt"])
         if result.get("negative_prompt"):
             print(f"negative: {result['negative_prompt']}")
+        if result.get("changes"):
+            print(json.dumps(result["changes"], indent=2, ensure_ascii=False))
     return 1 if result.get("success") is False else 0
 
 

@@ -292,6 +292,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                              "post-generation path and print what it did to them")
     parser.add_argument("--both-tiers", action="store_true",
                         help="with --replay: each answer through both profiles of its family")
+    parser.add_argument("--inject-kept", action="store_true",
+                        help="with --replay: give each prompt a weight, a quotation, a LoRA tag and a "
+                             "keep_terms trigger, which the answer must hold verbatim")
     return parser.parse_args(argv)
 
 
@@ -366,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
         return print_recheck(args.recheck, args.show)
     if args.replay:
         counters = {"sdxl": clip_counter(), "wan": video_counter(Settings.from_env().video_tokenizer_path, None)}
-        return replay.run(args.replay, counters, args.both_tiers, args.json, args.show, args.job_types)
+        return replay.run(args.replay, counters, args.both_tiers, args.json, args.show, args.job_types,
+                          args.inject_kept)
     prompts = load_prompts(args.file)[: args.limit]
     if not prompts:
         print(f"no prompts in {args.file}", file=sys.stderr)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 Family = Literal["sdxl", "wan"]
 Tier = Literal["fast", "high"]
+Strength = Literal["light", "balanced", "rich"]
+STRENGTHS: tuple[Strength, ...] = ("light", "balanced", "rich")
 
 
 @dataclass(frozen=True)
@@ -145,16 +147,29 @@ class Profile:
     # stock phrases may fill the elements it lacks. The same for both tiers of a family: an
     # answer that is rich enough for the fast profile is trusted as it is by the high one too.
     thin_below: int = 0
+    # light: the user's wording and order stay, only what the prompt lacks is added; rich: a
+    # full rewrite to the budget. Set by `resolve_profile`, with `guidance` to match.
+    strength: Strength = "balanced"
+    guidance: str = ""  # what the system prompt says of the strength, after any system prompt
 
     @property
     def max_new_tokens(self) -> int:
         # The LLM's tokens are about as long as the encoder's. SDXL tags are compressed to the
         # budget anyway and the worker adds the subject and quality tags itself, so a little over
         # the budget is enough; WAN prose is cut at a sentence end, so it gets a fifth more to
-        # finish the sentence that crosses the budget.
+        # finish the sentence that crosses the budget. A light touch needs half the budget at
+        # most; a rich rewrite gets half as much again, since the fit keeps the best of it.
+        if self.strength == "light":
+            return self.budget // 2 + 16
+        if self.strength == "rich":
+            return self.budget + self.budget // 2 + 16
         if self.family == "sdxl":
             return self.budget + 16
         return self.budget + self.budget // 5 + 16
+
+    def instructions(self, system_prompt: str | None = None) -> str:
+        """The system prompt the model gets: the caller's or the profile's, then the strength's."""
+        return " ".join(p for p in (system_prompt or self.system_prompt, self.guidance) if p)
 
 
 # What the best published prompt-extension instructions say (Wan 2.1's prompt_extend, Hunyuan's
@@ -229,8 +244,27 @@ def default_quality(job_type: str) -> Tier:
     return JOB_TYPES[job_type][1]
 
 
-def resolve_profile(job_type: str, quality: str | None = None) -> Profile:
+def _guidance(profile: Profile, strength: Strength) -> str:
+    lacks = "lighting, setting and style" if profile.family == "sdxl" else "motion, setting, lighting and framing"
+    if strength == "light":
+        return (f"Touch the idea lightly: keep the user's words and their order, and add only the few details "
+                f"of {lacks} that it lacks. Stay under {profile.budget // 3} words.")
+    if strength == "rich":
+        return (f"Rewrite the idea in full, with rich detail of {lacks}, close to the word limit, keeping "
+                "every word of the idea.")
+    return ""
+
+
+def resolve_profile(job_type: str, quality: str | None = None, strength: Strength = "balanced") -> Profile:
     """The profile for a job type; an explicit quality overrides the job type's own tier."""
     family, tier = JOB_TYPES[job_type]
     prefix = "sdxl" if family == "sdxl" else "wan"
-    return PROFILES[f"{prefix}_{quality or tier}"]
+    profile = PROFILES[f"{prefix}_{quality or tier}"]
+    if strength == "balanced":
+        return profile
+    return replace(profile, strength=strength, guidance=_guidance(profile, strength))
+
+
+def fills_most_of_budget(prompt: str, profile: Profile, counter) -> bool:
+    """A prompt already this long is touched lightly unless the caller says otherwise."""
+    return counter.count(prompt) > profile.budget // 2

@@ -12,12 +12,18 @@ ending. Each row also says which units of the model's answer were dropped, and w
 
 `--job-types` sends every line through the listed job types instead of its own: a long video
 answer through an SDXL profile is the long prose that SDXL must turn into phrases.
+
+`--inject-kept` gives each prompt the terms a caller keeps verbatim, which the recorded answer was
+not written with: the prompt's first word weighted `(word:1.2)` (the model wrote it plain), a
+quotation on a sign and a LoRA tag (the model never saw them), and the caller's `keep_terms`
+trigger "ohwx style" (not in the prompt at all). Each must come out verbatim, within the budget.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -25,6 +31,7 @@ from typing import Any
 
 from .answer import carries_model_text, finish
 from .detect import defects
+from .postprocess.keep import restore_all
 from .postprocess.text import sentences
 from .profiles import JOB_TYPES, resolve_profile
 from .quality import assess
@@ -39,11 +46,13 @@ from .replay_checks import (
     restated,
     stray_script,
 )
-from .subject import carried_words, missing_words, subject_verdict
+from .subject import carried_words, missing_words, required_words, subject_verdict
 from .tokens import TokenCounter
 
 _TIERS = {"sdxl": ("sdxl_image_fast", "sdxl_image_high"), "wan": ("video_fast", "video_high")}
 _SHOWN_DROP_CHARS = 80
+INJECTED_TERMS = ('a sign that reads "OPEN"', "<lora:add_detail:0.6>")
+INJECTED_TRIGGER = "ohwx style"
 
 
 def load_answers(path: Path) -> list[dict[str, Any]]:
@@ -54,6 +63,18 @@ def load_answers(path: Path) -> list[dict[str, Any]]:
         if missing or row["job_type"] not in JOB_TYPES:
             raise ValueError(f"{path}:{number}: needs string fields prompt, raw and a known job_type")
     return rows
+
+
+def inject_kept(line: dict[str, Any]) -> dict[str, Any]:
+    """The line with kept terms in its prompt and its `keep_terms` (see the module doc)."""
+    prompt = line["prompt"]
+    first = next(iter(required_words(prompt)), None)
+    if first and first.isascii():
+        prompt = re.sub(rf"(?<![\w-]){re.escape(first)}(?![\w-])", lambda m: f"({m.group()}:1.2)", prompt,
+                        count=1, flags=re.IGNORECASE)
+    sign, lora = INJECTED_TERMS
+    prompt = f"{prompt.rstrip(' .')}, {sign} {lora}"
+    return {**line, "prompt": prompt, "keep_terms": [*line.get("keep_terms", ()), INJECTED_TRIGGER]}
 
 
 @dataclasses.dataclass
@@ -84,6 +105,8 @@ class ReplayRow:
     added_stock: list[str]
     ends_in_stock: bool
     kept_whole: bool | None  # None: not a clean in-budget video answer
+    kept_terms: list[str]  # what must be verbatim: the caller's keep_terms, the prompt's quotations, weights, LoRA tags
+    kept_lost: list[str]  # those of them the answer does not hold verbatim
     extra: dict[str, Any]
 
 
@@ -91,7 +114,7 @@ def replay_one(line: dict[str, Any], job_type: str, counters: dict[str, TokenCou
     profile = resolve_profile(job_type)
     counter = counters[profile.family]
     prompt, raw = line["prompt"], line["raw"]
-    answer = finish(raw, prompt, profile, counter, line.get("system_prompt"))
+    answer = finish(raw, prompt, profile, counter, line.get("system_prompt"), line.get("keep_terms", ()))
     source = ("edge_function" if line.get("system_prompt") else "worker_fallback") if answer.from_model \
         else "emergency_fallback"
     cleaned = answer.cleaned or ""
@@ -104,7 +127,8 @@ def replay_one(line: dict[str, Any], job_type: str, counters: dict[str, TokenCou
     verdict = subject_verdict(text, prompt)
     kept_whole = None
     if wan and kept_whole_eligible(cleaned, raw, prompt, counter, profile.budget):
-        kept_whole = all(s in text for s in sentences(cleaned))
+        # A kept term put back verbatim ("Meta". for "Meta.") is no cut.
+        kept_whole = all(restore_all(s, answer.kept) in text for s in sentences(cleaned))
     return ReplayRow(
         prompt=prompt, raw=raw, job_type=job_type, answer=text, enhancement_source=source,
         quality_score=assess(text, prompt, profile, counter).score,
@@ -126,7 +150,9 @@ def replay_one(line: dict[str, Any], job_type: str, counters: dict[str, TokenCou
         added_stock=added_stock(raw, text),
         ends_in_stock=ends_in_stock(text),
         kept_whole=kept_whole,
-        extra={k: v for k, v in line.items() if k not in ("prompt", "raw", "job_type")},
+        kept_terms=[t.text for t in answer.kept],
+        kept_lost=[t.text for t in answer.kept if t.text not in text],
+        extra={k: v for k, v in line.items() if k not in ("prompt", "raw", "job_type", "keep_terms")},
     )
 
 
@@ -168,6 +194,8 @@ def summarize(rows: list[ReplayRow]) -> dict[str, Any]:
         "with_added_stock": sum(bool(r.added_stock) for r in rows),
         "clean_in_budget": len(eligible),
         "kept_whole": sum(bool(r.kept_whole) for r in eligible),
+        "with_kept_terms": sum(bool(r.kept_terms) for r in rows),
+        "kept_terms_verbatim": sum(bool(r.kept_terms) and not r.kept_lost for r in rows),
         "dropped": dict(Counter(d["reason"] for r in rows for d in r.dropped)),
         "defects": dict(Counter(d for r in rows for d in r.defects)),
         "mean_score": round(statistics.fmean(r.quality_score for r in rows), 3) if rows else None,
@@ -204,6 +232,8 @@ def render(job_type: str, s: dict[str, Any]) -> str:
         ("mixed-language answer", _pct(s["mixed_language"], n), "0"),
         ("stock phrase contradicting prompt or answer", _pct(s["contradicting_stock"], n), "0"),
         ("clean in-budget video answers kept whole", _pct(s["kept_whole"], s["clean_in_budget"]), ">= 95%"),
+        ("kept terms all verbatim (of the answers with any)", _pct(s["kept_terms_verbatim"], s["with_kept_terms"]),
+         "100%"),
         ("ending in a stock phrase", _pct(s["ends_in_stock"], n), "<= 10%"),
         ("with any stock phrase added (SDXL quality tags aside)", _pct(s["with_added_stock"], n), ""),
         ("units of the model's answer dropped, by reason", _counts(s["dropped"]), ""),
@@ -221,7 +251,8 @@ def _shorten(text: str) -> str:
 
 def _problems(r: ReplayRow) -> list[str]:
     return [name for name, bad in (
-        ("over budget", not r.within_budget), ("subject lost", not (r.subject_kept or r.cross_language)),
+        ("over budget", not r.within_budget), (f"kept terms lost {r.kept_lost}", r.kept_lost),
+        ("subject lost", not (r.subject_kept or r.cross_language)),
         (f"lost by the worker {r.lost_by_worker}", r.lost_by_worker),
         ("rules", r.enhancement_source == "emergency_fallback"),
         ("credited to the model without its text",
@@ -250,8 +281,9 @@ def failures(rows: list[ReplayRow]) -> list[str]:
 
 
 def run(path: Path, counters: dict[str, TokenCounter], both_tiers: bool, json_out: Path | None, show: bool,
-        job_types: list[str] | None = None) -> int:
-    rows = replay(load_answers(path), counters, both_tiers, job_types)
+        job_types: list[str] | None = None, inject: bool = False) -> int:
+    lines = load_answers(path)
+    rows = replay([inject_kept(line) for line in lines] if inject else lines, counters, both_tiers, job_types)
     by_type: dict[str, list[ReplayRow]] = {}
     for row in rows:
         by_type.setdefault(row.job_type, []).append(row)

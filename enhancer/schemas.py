@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from .config import Settings
-from .profiles import DEFAULT_JOB_TYPE, JOB_TYPES, QUALITIES
+from .profiles import DEFAULT_JOB_TYPE, JOB_TYPES, QUALITIES, STRENGTHS
 
 Action = Literal["enhance", "intelligent", "legacy", "info", "cache_clear"]
 ACTIONS: tuple[str, ...] = ("enhance", "intelligent", "legacy", "info", "cache_clear")
@@ -33,6 +33,8 @@ ACTION_ALIASES: dict[str, str] = {
 }
 PROMPT_ACTIONS = frozenset({"enhance", "intelligent", "legacy"})
 MAX_VARIANTS = 8
+MAX_KEEP_TERMS = 16
+MAX_KEEP_TERM_CHARS = 200
 _ALLOWED_CONTROL = frozenset("\n\r\t")
 
 
@@ -84,6 +86,9 @@ class JobInput(BaseModel):
     # Controls (enhance and intelligent; legacy ignores them).
     negative_prompt: bool | str = False  # checked strictly by _negative_prompt
     variants: StrictInt = 1
+    strength: StrictStr | None = None  # None: balanced, or light for a prompt that fills most of the budget
+    keep_terms: list[StrictStr] = Field(default_factory=list)
+    report: StrictBool = False
 
     @field_validator("action")
     @classmethod
@@ -166,6 +171,28 @@ class JobInput(BaseModel):
             raise ValueError(f"must be an integer from 1 to {MAX_VARIANTS} (got {value})")
         return value
 
+    @field_validator("strength")
+    @classmethod
+    def _known_strength(cls, value: str | None) -> str | None:
+        if value is not None and value not in STRENGTHS:
+            raise ValueError(f"must be one of {', '.join(STRENGTHS)} (got {value!r})")
+        return value
+
+    @field_validator("keep_terms")
+    @classmethod
+    def _terms(cls, value: list[str]) -> list[str]:
+        if len(value) > MAX_KEEP_TERMS:
+            raise ValueError(f"must hold at most {MAX_KEEP_TERMS} terms (got {len(value)})")
+        terms = []
+        for number, term in enumerate(value):
+            term = " ".join(_check_text(term).split())
+            if not term:
+                raise ValueError(f"term {number} is empty")
+            if len(term) > MAX_KEEP_TERM_CHARS:
+                raise ValueError(f"term {number} is longer than {MAX_KEEP_TERM_CHARS} characters")
+            terms.append(term)
+        return list(dict.fromkeys(terms))
+
     @model_validator(mode="after")
     def _prompt_where_needed(self) -> "JobInput":
         if self.action in PROMPT_ACTIONS and self.prompt is None:
@@ -226,6 +253,62 @@ class WANOptimizations(BaseModel):
 EnhancementSource = Literal["edge_function", "worker_fallback", "emergency_fallback"]
 
 
+Span = tuple[int, int]  # [start, end) character offsets into enhanced_prompt
+
+
+class StrengthApplied(BaseModel):
+    applied: str
+    chosen_by: Literal["caller", "auto", "default"]
+
+
+class TokenReport(BaseModel):
+    encoders: dict[str, int]  # per text encoder of the target
+    budget: int
+    counted_with: str
+
+
+class WordReport(BaseModel):
+    word: str  # a required word of the prompt
+    carried: Literal["literal", "synonym", "kind", "repaired", "missing"]
+    by: str | None = None  # the word of enhanced_prompt that carries it
+    span: Span | None = None
+
+
+class KeptTermReport(BaseModel):
+    term: str
+    kind: Literal["asked", "quoted", "weight", "lora"]
+    restored: bool  # the model's answer did not hold it verbatim; the worker put it back
+    span: Span | None = None
+
+
+class DropReport(BaseModel):
+    text: str
+    reason: str
+
+
+class AddedReport(BaseModel):
+    text: str
+    why: str
+    span: Span
+
+
+class RemovedNegative(BaseModel):
+    term: str
+    reason: str
+
+
+class ChangeReport(BaseModel):
+    """What the worker made of the prompt (job field `report`); see report.py."""
+
+    strength: StrengthApplied
+    tokens: TokenReport
+    words: list[WordReport]
+    kept_terms: list[KeptTermReport]
+    dropped: list[DropReport]
+    added: list[AddedReport]
+    negative_removed: list[RemovedNegative]
+
+
 class Variant(BaseModel):
     enhanced_prompt: str
     seed: int | None  # None: the greedy answer
@@ -252,6 +335,7 @@ class EnhanceResponse(BaseModel):
     model: str
     negative_prompt: str | None = None  # when the job asked for one
     variants: list[Variant] | None = None  # when the job asked for more than one; the first is enhanced_prompt
+    changes: ChangeReport | None = None  # when the job asked for a report
 
     def to_output(self) -> dict[str, Any]:
         output = self.model_dump(exclude_none=True)

@@ -12,11 +12,12 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
 
-from . import SYSTEM_NAME, __version__, negative, variants
-from .answer import finish
+from . import SYSTEM_NAME, __version__, negative, report, variants
+from .answer import Answer, finish
 from .cache import CacheBase, normalize_prompt, open_cache
 from .config import Settings
 from .detect import is_non_english
+from .fallback import emergency_enhance
 from .engine import ContinuousGenerator
 from .model import (
     DeviceLost,
@@ -24,10 +25,21 @@ from .model import (
     GenerationRequest,
     load_with_fallback,
 )
-from .profiles import JOB_TYPES, PROFILES, Profile, default_quality, resolve_profile
+from .postprocess import TermsDoNotFit, kept_terms
+from .profiles import (
+    JOB_TYPES,
+    PROFILES,
+    QUALITIES,
+    STRENGTHS,
+    Profile,
+    default_quality,
+    fills_most_of_budget,
+    resolve_profile,
+)
 from .quality import assess
 from .schemas import (
     CacheClearResponse,
+    ChangeReport,
     EnhanceResponse,
     ErrorResponse,
     InvalidInput,
@@ -59,7 +71,7 @@ def build_messages(prompt: str, profile: Profile, system_prompt: str | None, con
     if context:
         # json.dumps, never str.format: the caller's context is data and cannot inject placeholders.
         user += "\nGuidance from the application, as data: " + json.dumps(context, ensure_ascii=False, sort_keys=True)
-    return (("system", system_prompt or profile.system_prompt), ("user", user))
+    return (("system", profile.instructions(system_prompt)), ("user", user))
 
 
 @dataclass
@@ -76,6 +88,7 @@ class Outcome:
     # may get the model's answer. The rules' answer to a model that wrote nothing usable is as
     # repeatable as the model's own (greedy, or seeded with the seed in the key), so it is kept.
     cacheable: bool = True
+    answer: Answer | None = None  # what post-processing made of the model's text, for the report
 
 
 class Metrics:
@@ -139,9 +152,11 @@ class EnhancementService:
             loaded = load_with_fallback(settings)
             generator = ContinuousGenerator(loaded, settings.max_batch_size, stop_loops=settings.stop_loops,
                                             slot_tokens=settings.slot_tokens)
-            # Every profile's system prompt prefilled before the first job, so no job pays for it;
-            # on a GPU the decode graphs are captured and checked here too.
-            prompts = [p.system_prompt for p in PROFILES.values()] + [p.legacy_system_prompt for p in PROFILES.values()]
+            # Every profile's system prompt, at every strength, prefilled before the first job, so
+            # no job pays for it; on a GPU the decode graphs are captured and checked here too.
+            profiles = [resolve_profile(job_type, quality, strength) for job_type in JOB_TYPES
+                        for quality in QUALITIES for strength in STRENGTHS]
+            prompts = [p.instructions() for p in profiles] + [p.legacy_system_prompt for p in profiles]
             log.info("engine warmed up in %.2fs (decode graphs: %s)", generator.warm_up(prompts),
                      "on" if generator.graphs["on"] else f"off, {generator.graphs['reason']}")
         except Exception as exc:
@@ -177,6 +192,15 @@ class EnhancementService:
     def _counter(self, profile: Profile) -> TokenCounter:
         return self._clip if profile.family == "sdxl" else self._video_counter
 
+    def _profile(self, job: JobInput) -> tuple[Profile, str]:
+        """The job's profile at the strength it gets, and who chose that strength."""
+        if job.strength:
+            return resolve_profile(job.job_type, job.quality, job.strength), "caller"
+        profile = resolve_profile(job.job_type, job.quality)
+        if fills_most_of_budget(job.prompt, profile, self._counter(profile)):
+            return resolve_profile(job.job_type, job.quality, "light"), "auto"
+        return profile, "default"
+
     def _cache_material(self, job: JobInput, profile: Profile) -> dict[str, Any]:
         material = {
             "prompt": normalize_prompt(job.prompt or ""),
@@ -192,11 +216,31 @@ class EnhancementService:
             material["negative_prompt"] = job.negative_prompt
         if job.variants != 1:
             material["variants"] = job.variants
+        if profile.strength != "balanced":
+            material["strength"] = profile.strength
+        if job.keep_terms:
+            material["keep_terms"] = job.keep_terms
+        if job.report:
+            material["report"] = True
         return material
+
+    def _unkeepable(self, job: JobInput, profile: Profile) -> str | None:
+        """Why the kept terms cannot all be in a prompt within budget (None: they can): the
+        rules' answer, which holds the user's words and the terms, tells before the model runs."""
+        try:
+            emergency_enhance(job.prompt, profile, self._counter(profile), kept_terms(job.prompt, job.keep_terms))
+        except TermsDoNotFit as exc:
+            field = "keep_terms" if job.keep_terms else "prompt"
+            return f"{field}: kept verbatim beside the quality tags, {exc} ({profile.name})"
+        return None
 
     async def enhance(self, job: JobInput) -> dict[str, Any]:
         started = time.perf_counter()
-        profile = resolve_profile(job.job_type, job.quality)
+        profile, chosen_by = self._profile(job)
+        refused = self._unkeepable(job, profile)
+        if refused:
+            self.metrics.errors += 1
+            return ErrorResponse(error=refused, enhanced_prompt=job.prompt).model_dump(exclude_none=True)
         key = self.cache.key(self._cache_material(job, profile))
         if job.use_cache:
             cached = self.cache.get(key)
@@ -214,7 +258,7 @@ class EnhancementService:
             shared.add_done_callback(lambda _: self._inflight.pop(key, None))
         takes: list[Outcome] = await asyncio.shield(shared)
         outcome = takes[0]
-        response = self._respond(job, profile, takes, time.perf_counter() - started)
+        response = self._respond(job, profile, takes, time.perf_counter() - started, chosen_by)
         output = response.to_output()
         if job.use_cache and outcome.cacheable:
             # The model's raw text is kept with the answer, so that a hit can show it too.
@@ -266,13 +310,14 @@ class EnhancementService:
             build_messages(job.prompt, profile, job.system_prompt, job.context), profile, seed
         )
         text = raw if isinstance(raw, str) else None
-        answer = finish(text, job.prompt, profile, self._counter(profile), job.system_prompt)
+        answer = finish(text, job.prompt, profile, self._counter(profile), job.system_prompt, job.keep_terms)
         if answer.from_model:
-            return Outcome(answer.text, source, self.generator.model_id, text, seed=seed)
+            return Outcome(answer.text, source, self.generator.model_id, text, seed=seed, answer=answer)
         # The model answered, but nothing usable: the rules' answer, stored like any other and
         # marked as the rules' (enhancement_source and model say so on every hit).
         return Outcome(answer.text, "emergency_fallback", EMERGENCY_MODEL, text,
-                       refresh_worker=isinstance(raw, DeviceLost), cacheable=text is not None, seed=seed)
+                       refresh_worker=isinstance(raw, DeviceLost), cacheable=text is not None, seed=seed,
+                       answer=answer)
 
     async def _generate(self, messages: tuple, profile: Profile, seed: int | None) -> str | Exception | None:
         """The model's raw text, or the reason there is none (the caller falls back)."""
@@ -288,13 +333,23 @@ class EnhancementService:
             log.error("generation failed, using the emergency fallback: %s", exc)
             return exc
 
-    def _respond(self, job: JobInput, profile: Profile, takes: list[Outcome], seconds: float) -> EnhanceResponse:
+    def _respond(self, job: JobInput, profile: Profile, takes: list[Outcome], seconds: float,
+                 chosen_by: str) -> EnhanceResponse:
         counter = self._counter(profile)
         assessments = [assess(take.text, job.prompt, profile, counter) for take in takes]
+        negatives = [self._negative(job, profile, take.text) for take in takes]
         graded = [Variant(enhanced_prompt=take.text, seed=take.seed, model=take.model, enhancement_source=take.source,
-                          quality_score=assessment.score, negative_prompt=self._negative(job, profile, take.text))
-                  for take, assessment in zip(takes, assessments)]
+                          quality_score=assessment.score, negative_prompt=built.text if built else None)
+                  for take, assessment, built in zip(takes, assessments, negatives)]
         outcome, first, flags = takes[0], graded[0], assessments[0].flags
+        changes = None
+        if job.report:
+            answer = outcome.answer
+            changes = ChangeReport.model_validate(report.changes(
+                text=outcome.text, original=job.prompt, cleaned=answer.cleaned, from_model=answer.from_model,
+                drops=answer.drops, kept=answer.kept, profile=profile, counter=counter,
+                negative_removed=negatives[0].removed if negatives[0] else (), strength=profile.strength,
+                strength_chosen=chosen_by))
         return EnhanceResponse(
             original_prompt=job.prompt,
             enhanced_prompt=outcome.text,
@@ -311,14 +366,14 @@ class EnhancementService:
             model=outcome.model,
             negative_prompt=first.negative_prompt,
             variants=graded if job.variants > 1 else None,
+            changes=changes,
         )
 
-    def _negative(self, job: JobInput, profile: Profile, text: str) -> str | None:
+    def _negative(self, job: JobInput, profile: Profile, text: str) -> negative.Negative | None:
         """The negative prompt of one answer, when the job asked for one (see negative.py)."""
         chinese = profile.family == "wan" and is_non_english(text)
-        built = negative.build(profile.family, f"{text}\n{job.prompt}", job.negative_prompt,
-                               self._counter(profile), chinese)
-        return built.text if built is not None else None
+        return negative.build(profile.family, f"{text}\n{job.prompt}", job.negative_prompt,
+                              self._counter(profile), chinese)
 
     # -- legacy --------------------------------------------------------------------------------
 

@@ -257,6 +257,52 @@ def _word_carried(word: str, text: str) -> bool:
     return any(_forms(kind) & forms or _group(kind) in groups for kind in CATEGORIES.get(word, "").split())
 
 
+def carrier(word: str, text: str) -> tuple[str, int, int, str] | None:
+    """The word of the text that carries a prompt word, by the rules of `_word_carried` and in
+    their order (a CJK character carries itself, as in `carried_words`): the word as the text
+    writes it, its [start, end) offsets and how, "literal" (a form of it), "synonym" (a word of
+    the same group or meaning) or "kind" (a kind of the category it names); None: not carried."""
+    if CJK_RUN.fullmatch(word):
+        start = text.find(word)
+        return (word, start, start + len(word), "literal") if start >= 0 else None
+    # The text's content words with their offsets, split as `content_words` splits them.
+    words: list[tuple[str, int, int]] = []
+    position = 0
+    for run in [*CJK_RUN.finditer(text), None]:
+        stop = run.start() if run else len(text)
+        words += [(m.group().lower(), m.start(), m.end()) for m in _WORD.finditer(text, position, stop)
+                  if m.group().lower() not in _STOPWORDS]
+        if run:
+            words.append((run.group(), run.start(), run.end()))
+            position = run.end()
+    own = _forms(word)
+    heads = [f for f in own if len(f) >= _MIN_PREFIX and (f == word or f != stem(f))]
+    group = _group(word)
+    meanings = set().union(*(_MEANING.get(f, set()) for f in own))
+    kinds = CATEGORIES.get(word, "").split()
+    tests = [
+        ("literal", lambda w: bool(_forms(w) & own)),
+        ("literal", lambda w: any(t.startswith(f) for f in heads for t in _forms(w))),
+        ("synonym", lambda w: group is not None and _group(w) == group),
+        ("synonym", lambda w: any(_MEANING.get(f, set()) & meanings for f in _forms(w))),
+    ]
+    for how, test in tests:
+        for w, start, end in words:
+            if test(w):
+                return text[start:end], start, end, how
+    if word in ANIMAL_CATEGORIES:
+        hit = next(((m.start(), m.end()) for m in LETTERS.finditer(text) if m.group().lower() in _ANIMAL), None)
+    elif word in _PERSON_CATEGORIES:
+        person = _CJK_PERSON.search(text)
+        hit = next(((m.start(), m.end()) for m in LETTERS.finditer(text) if m.group().lower() in _PERSON), None) \
+            or (person and person.span()) \
+            or next(((s, e) for w, s, e in words if "individual" in _forms(w)), None)
+    else:
+        hit = next(((s, e) for w, s, e in words for kind in kinds
+                    if _forms(kind) & _forms(w) or (_group(kind) is not None and _group(w) == _group(kind))), None)
+    return (text[hit[0]:hit[1]], hit[0], hit[1], "kind") if hit else None
+
+
 @lru_cache(maxsize=4096)
 def _groups(text: str) -> frozenset:
     return frozenset(g for w in content_words(text) if (g := _group(w)) is not None)
@@ -339,6 +385,13 @@ def carries_subject_across(text: str, original: str) -> bool | None:
         return None
     return all(_word_carried(w, text) or any(_word_carried(a, text) for a in _CARRIED_ALIKE.get(w, "").split())
                for w in dict.fromkeys(wanted))
+
+
+def english_for(character: str, original: str) -> list[str]:
+    """The English words that carry a character of a Chinese prompt, as `carries_subject_across`
+    reads them: the translation of the prompt's longest word that holds it, and its alikes."""
+    key = next((k for k in _CHINESE_KEYS if character in k and k in original), None)
+    return [CHINESE_WORDS[key], *_CARRIED_ALIKE.get(CHINESE_WORDS[key], "").split()] if key else []
 
 
 def subject_verdict(text: str, original: str) -> bool | None:

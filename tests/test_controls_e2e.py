@@ -1,5 +1,6 @@
-"""The job's controls through RunPod's local API on the embedded model: negative prompts and variants,
-every bad value an error naming its field, `legacy` ignoring them."""
+"""The job's controls through RunPod's local API on the embedded model: negative prompts, variants,
+strength, kept terms and the change report, every bad value an error naming its field, `legacy`
+ignoring them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pytest
 from conftest import free_port
 from enhancer.negative import WAN_NEGATIVE_EN
 from enhancer.tokens import clip_counter
+
+KEPT_IN_PROMPT = ('"OPEN"', "(red door:1.3)", "<lora:film_grain:0.6>")
 
 pytestmark = pytest.mark.e2e
 
@@ -53,6 +56,56 @@ def test_negative_prompts_and_variants_through_the_local_api(runsync):
     assert legacy["success"] is True and "variants" not in legacy and "negative_prompt" not in legacy
 
 
+def assert_spans_hold(changes: dict, text: str) -> None:
+    """Every span of the report is [start, end) into the enhanced prompt and holds what it names."""
+    located = [(w["span"], w["by"]) for w in changes["words"] if "span" in w]
+    located += [(k["span"], k["term"]) for k in changes["kept_terms"]] + [(a["span"], a["text"]) for a in changes["added"]]
+    assert located
+    for (start, end), shown in located:
+        assert text[start:end] == shown, (start, end, shown, text)
+
+
+def test_kept_terms_strength_and_the_report_through_the_local_api(runsync):
+    prompt = 'a neon sign reading "OPEN" over a (red door:1.3), rainy street <lora:film_grain:0.6>'
+    image = runsync({"prompt": prompt, "job_type": "sdxl_image_fast", "keep_terms": ["ohwx style"], "report": True,
+                     "negative_prompt": True, "strength": "rich"})["output"]
+    text, changes = image["enhanced_prompt"], image["changes"]
+    assert all(term in text for term in (*KEPT_IN_PROMPT, "ohwx style")), text
+    tokens = clip_counter().count(text)
+    assert tokens <= 75 and changes["tokens"] == {"encoders": {"clip_vit_l": tokens, "openclip_vit_bigg": tokens},
+                                                  "budget": 75, "counted_with": "clip-bpe"}
+    assert changes["strength"] == {"applied": "rich", "chosen_by": "caller"}
+    assert [k["term"] for k in changes["kept_terms"]] == ["ohwx style", *KEPT_IN_PROMPT]
+    assert {w["word"] for w in changes["words"]} >= {"neon", "sign", "door", "street"}
+    assert all(w["carried"] != "missing" for w in changes["words"])
+    assert_spans_hold(changes, text)
+    # The positive asks for lettering: the negative may not ask it away, and the report says so.
+    assert "text" not in image["negative_prompt"].split(", ")
+    assert any(r["term"] == "text" and "lettering" in r["reason"] for r in changes["negative_removed"])
+
+    video = runsync({"prompt": "a paper boat drifts on a pond", "job_type": "video_fast", "keep_terms": ["ohwx"],
+                     "report": True})["output"]
+    assert "ohwx" in video["enhanced_prompt"] and list(video["changes"]["tokens"]["encoders"]) == ["umt5_xxl"]
+    assert_spans_hold(video["changes"], video["enhanced_prompt"])
+
+    # A prompt that fills most of the budget is touched lightly unless the caller says otherwise.
+    long = ("an old fisherman mending a green net on a wooden pier at dawn, gulls overhead, mist on the water, "
+            "stacked lobster traps, a red rowing boat, distant lighthouse")
+    assert runsync({"prompt": long, "report": True})["output"]["changes"]["strength"] == \
+        {"applied": "light", "chosen_by": "auto"}
+    assert runsync({"prompt": long, "strength": "balanced", "report": True})["output"]["changes"]["strength"] == \
+        {"applied": "balanced", "chosen_by": "caller"}
+    light = runsync({"prompt": "a lighthouse in a storm", "strength": "light"})["output"]
+    assert "a lighthouse in a storm" in light["enhanced_prompt"]  # the user's wording and order stay
+    rich = runsync({"prompt": "a lighthouse in a storm", "strength": "rich"})["output"]
+    assert rich["cache_hit"] is False  # the strength is part of the cache key
+    assert "changes" not in light and "changes" not in rich
+
+    legacy = runsync({"action": "legacy", "prompt": "a lighthouse", "keep_terms": ["ohwx"], "report": True,
+                      "strength": "light"})["output"]
+    assert legacy["success"] is True and "changes" not in legacy
+
+
 BAD_CONTROLS = [  # (field, value, the error's start; None: a value that is fine)
     ("negative_prompt", 5, "negative_prompt: must be true, false or a non-empty string of terms"),
     ("negative_prompt", "1", None),  # a string is terms, not a flag: accepted
@@ -60,6 +113,18 @@ BAD_CONTROLS = [  # (field, value, the error's start; None: a value that is fine
     ("variants", 0, "variants: must be an integer from 1 to 8 (got 0)"),
     ("variants", 9, "variants: must be an integer from 1 to 8 (got 9)"),
     ("variants", "2", "variants: has the wrong type"),
+    ("strength", "max", "strength: must be one of light, balanced, rich (got 'max')"),
+    ("strength", 2, "strength: has the wrong type"),
+    ("strength", "light", None),
+    ("keep_terms", "ohwx", "keep_terms: has the wrong type"),
+    ("keep_terms", [""], "keep_terms: term 0 is empty"),
+    ("keep_terms", ["ok", 3], "keep_terms.1: has the wrong type"),
+    ("keep_terms", ["x"] * 17, "keep_terms: must hold at most 16 terms (got 17)"),
+    ("keep_terms", ["x" * 201], "keep_terms: term 0 is longer than 200 characters"),
+    ("keep_terms", ["ab1 " * 49], "keep_terms: kept verbatim beside the quality tags, 'ab1 ab1"),
+    ("keep_terms", [], None),
+    ("report", "yes", "report: has the wrong type"),
+    ("report", False, None),
 ]
 
 

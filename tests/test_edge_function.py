@@ -169,6 +169,20 @@ def test_the_client_passes_a_negative_prompt_and_variants_and_returns_both(local
     assert result["variants"][0] == result["enhancedPrompt"] and 1 <= len(result["variants"]) <= 2
 
 
+def test_the_client_passes_strength_kept_terms_and_report_and_returns_the_changes(local_api, built):
+    result = enhance(built, endpointUrl=local_api, deadlineMs=300_000, prompt="a paper boat on a pond <lora:ink:0.5>",
+                     jobType="sdxl_image_fast", strength="light", keepTerms=["ohwx style"], report=True)
+    assert result["source"] == "runpod", result
+    assert "ohwx style" in result["enhancedPrompt"] and "<lora:ink:0.5>" in result["enhancedPrompt"]
+    changes = result["changes"]
+    assert changes["strength"] == {"applied": "light", "chosen_by": "caller"}
+    for entry in changes["kept_terms"]:
+        start, end = entry["span"]
+        assert result["enhancedPrompt"][start:end] == entry["term"]
+    bad = enhance(built, endpointUrl=local_api, deadlineMs=60_000, prompt="a koi pond", keepTerms="koi")
+    assert bad["source"] == "fallback" and "keep_terms" in bad["reason"]
+
+
 def test_a_failed_job_returns_the_original_prompt(local_api, built):
     result = enhance(built, endpointUrl=local_api, prompt="a koi pond", jobType="gif", deadlineMs=60_000)
     assert result["source"] == "fallback"

@@ -61,6 +61,11 @@ def test_http_routes_serve_the_seed_api(serve):
     assert controls["variants"][0]["enhanced_prompt"] == controls["enhanced_prompt"]
     bad_control = httpx.post(f"{base}/enhance", json={**body, "variants": 12})
     assert bad_control.status_code == 400 and bad_control.json()["error"].startswith("variants: must be an integer")
+    steered = httpx.post(f"{base}/enhance", json={**body, "strength": "rich", "keep_terms": ["ohwx"], "report": True},
+                         timeout=300).json()
+    assert "ohwx" in steered["enhanced_prompt"] and steered["changes"]["strength"]["applied"] == "rich"
+    bad_strength = httpx.post(f"{base}/enhance", json={**body, "strength": "max"})
+    assert bad_strength.status_code == 400 and bad_strength.json()["error"].startswith("strength: must be one of")
 
     bad = httpx.post(f"{base}/enhance", json={"prompt": "   "})
     assert bad.status_code == 400
@@ -99,6 +104,13 @@ def test_cli_prints_the_prompt_and_the_cache_is_shared_across_processes_and_rest
 
     bad = run_cli(["   "], cache_dir)
     assert bad.returncode == 1 and bad.stderr.startswith("prompt:")
+
+    steered = run_cli(["a cat on a roof", "--strength", "light", "--keep", "ohwx", "--keep", "Tom", "--report"],
+                      cache_dir)
+    assert steered.returncode == 0, steered.stderr
+    prompt, report = steered.stdout.split("\n", 1)
+    assert "ohwx" in prompt and "Tom" in prompt
+    assert json.loads(report)["strength"] == {"applied": "light", "chosen_by": "caller"}
 
 
 def test_python_handler_py_runs_the_local_test_job(tmp_path):

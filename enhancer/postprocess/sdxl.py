@@ -13,7 +13,7 @@ lacks, while they fit.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..detect import non_latin_runs, redundant_sentences
 from ..profiles import QUALITY_TAGS, Profile
@@ -21,6 +21,7 @@ from ..subject import carried_words, missing_words, required_words, stems
 from ..tokens import TokenCounter
 from .checks import distinct, keeps_subject, screen, why_dropped
 from .fit import Drop, fit, record
+from .keep import KeptTerm, Placed
 from .language import cross_language
 from .phrases import phrases
 from .stock import missing_phrases, thin
@@ -55,7 +56,7 @@ def join(parts: list[str]) -> str:
     return out
 
 
-def _is_quality(tag: str) -> bool:
+def is_quality(tag: str) -> bool:
     return unwrap(tag).lower() in _QUALITY_PHRASES
 
 
@@ -70,7 +71,7 @@ def _units(text: str) -> tuple[list[str], list[str]]:
         tag = " ".join(piece.split()).strip(" -\u2013\u2014\u2022*:;.\u00b7")
         if not tag:
             continue
-        if not _is_quality(tag):
+        if not is_quality(tag):
             break
         lead.append(tag)
     if lead:
@@ -85,19 +86,34 @@ def _units(text: str) -> tuple[list[str], list[str]]:
 
 
 def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCounter, rules: bool = False,
-                  drops: list[Drop] | None = None, language: str | None = None) -> str:
+                  drops: list[Drop] | None = None, language: str | None = None,
+                  keep: Sequence[KeptTerm] = (), force: bool = False) -> str:
+    """`keep`: terms the prompt must hold verbatim (`keep.py`); those the text lacks follow the
+    quality tags, network tags end the prompt (`keep.Placed`)."""
+    # A caller's term that stands as a tag of its own belongs right after the quality tags,
+    # wherever a pass left it; one the model wove into a tag of its own stays in that tag.
+    for term in keep:
+        if term.kind == "asked" and term.text not in original:
+            text = re.sub(rf"(?:^|(?<=,))\s*{re.escape(term.text)}\s*(?:,|$)", "", text).strip(" ,")
+    placed = Placed(text, original, keep, counter, join, force)
+    return placed.finish(_optimize(placed.text, original, profile, placed.counter, rules, drops, language,
+                                   placed.pinned, tuple(t.text for t in keep)))
+
+
+def _optimize(text: str, original: str, profile: Profile, counter: TokenCounter, rules: bool,
+              drops: list[Drop] | None, language: str | None, pinned: list[str], keep: tuple[str, ...]) -> str:
     def fits(parts: list[str]) -> bool:
         return counter.count(join(parts)) <= profile.budget
 
     quality: list[str] = []
     subject: list[str] = []
     for tag in dict.fromkeys(split_tags(original)):
-        (quality if _is_quality(tag) else subject).append(tag)
+        (quality if is_quality(tag) else subject).append(tag)
 
-    if rules and not fits((quality or split_tags(QUALITY_TAGS.default)) + subject):
+    if rules and not fits((quality or split_tags(QUALITY_TAGS.default)) + pinned + subject):
         # The rules' draft is the user's prompt, and it alone is over budget: compressed from
         # its start, as the user wrote it, never reordered.
-        return _cut_user_prompt(quality or split_tags(QUALITY_TAGS.default), subject, fits)
+        return _cut_user_prompt(quality or split_tags(QUALITY_TAGS.default), pinned + subject, fits, keep)
     lead_quality, units = _units(text)
     body: list[str] = []
     seen = {norm_key(q) for q in quality}
@@ -106,7 +122,7 @@ def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCoun
             continue
         for kept in _screened(unit, original, drops, language):
             seen.add(norm_key(kept))
-            (quality if _is_quality(kept) else body).append(kept)
+            (quality if is_quality(kept) else body).append(kept)
     # A small model's loop in tags ("They're going to jump, They're going to win, ...").
     loops = set(redundant_sentences(body, restatements=False))
     unlooped = distinct([u for i, u in enumerate(body) if i not in loops], original)
@@ -116,14 +132,16 @@ def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCoun
     body = unlooped
 
     # A check dropped a unit of the model's, or the user's words must lead (set below).
-    repaired = len(body) < sum(not _is_quality(u) for u in units)
+    repaired = len(body) < sum(not is_quality(u) for u in units)
     # An answer in another language than the prompt's cannot be compared with it word for
-    # word: it stays the model's (the user's words in front would mix two languages).
-    if body and (cross_language(language, original) or keeps_subject(join(body), original)):
-        lead: list[str] = []
+    # word: it stays the model's (the user's words in front would mix two languages). A light
+    # touch keeps the user's wording and order: all their tags lead, the model's add to them.
+    light = profile.strength == "light"
+    if body and (cross_language(language, original) or (not light and keeps_subject(join(body), original))):
+        lead = list(pinned)
         body = _subject_first(body, original)
     else:
-        lead = _users_missing_tags(subject, body, original)
+        lead = pinned + (subject if light else _users_missing_tags(subject, body, original))
         repaired = True
         body = _without_restatement(body, lead)
     if not quality:
@@ -131,7 +149,7 @@ def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCoun
 
     head = _head(quality, lead, fits)
     if head is None:
-        return _cut_user_prompt(quality, lead, fits)
+        return _cut_user_prompt(quality, lead + _holding(body, lead, keep), fits, keep)
     follows: dict[int, int] = {}
     prose = any(ENDS_TERMINATED.search(u) for u in body)
     if prose and not fits(head + body):
@@ -140,7 +158,7 @@ def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCoun
         body, follows = _as_phrases(body, original)
         prose = False
     kept = fit(body, lambda parts: fits(head + parts), lambda parts: join(head + parts), original, profile,
-               droppable=lambda i: not (prose and i == 0), drops=drops, follows=follows)
+               droppable=lambda i: not (prose and i == 0), drops=drops, follows=follows, keep=keep)
     model_units = body
     while not cross_language(language, original) and not keeps_subject(join(head + kept), original):
         # The model's units that carry the prompt do not all fit: the user's own tags for what
@@ -149,13 +167,13 @@ def optimize_sdxl(text: str, original: str, profile: Profile, counter: TokenCoun
         more = [t for t in _users_missing_tags(subject, lead + kept, original) if t not in lead]
         if not more:
             break
-        lead = [t for t in subject if t in lead or t in more]
+        lead = pinned + [t for t in subject if t in lead or t in more]
         head = _head(quality, lead, fits)
         if head is None:
-            return _cut_user_prompt(quality, lead, fits)
+            return _cut_user_prompt(quality, lead + _holding(model_units, lead, keep), fits, keep)
         body = _without_restatement(model_units, lead)
         kept = fit(body, lambda parts: fits(head + parts), lambda parts: join(head + parts), original,
-                   profile, drops=drops)
+                   profile, drops=drops, keep=keep)
     out = head + kept
     # Stock tags fill what the rules' draft lacks, or what a thin answer lacks once a check has
     # had to repair it (thin judged on all the model wrote: compressed to fit is not thin); a
@@ -244,16 +262,37 @@ def _head(quality: list[str], lead: list[str], fits: Callable[[list[str]], bool]
     return None
 
 
-def _cut_user_prompt(quality: list[str], subject: list[str], fits: Callable[[list[str]], bool]) -> str:
+def _cut_user_prompt(quality: list[str], subject: list[str], fits: Callable[[list[str]], bool],
+                     keep: tuple[str, ...] = ()) -> str:
     """The user's prompt alone is over budget: one quality tag and as much of the subject as
-    fits, cut between words. It is compressed, never expanded."""
+    fits, cut between words, in the user's order. A tag that holds a kept term stays whole (or,
+    when those tags together do not fit, the kept terms alone stay), and the cut falls before
+    the last of them. It is compressed, never expanded."""
     lead = quality[:1] if quality and fits(quality[:1]) else []
-    cut = fitting_prefix(
-        join(subject),
-        lambda s: join(lead + [s.rstrip(" ,;:")] if s.rstrip(" ,;:") else lead),
-        lambda s: fits([s]),
-    ).rstrip(" ,;:")
-    return join(lead + ([cut] if cut else []))
+    holders = [tag for tag in subject if any(term in tag for term in keep)]
+    if not fits(lead + holders):
+        subject = [tag for tag in subject if tag not in holders] + \
+            [term for term in keep if any(term in tag for tag in holders)]
+    held = [i for i, tag in enumerate(subject) if any(term in tag for term in keep)]
+    out = list(lead)
+    for i, tag in enumerate(subject):
+        later = [subject[k] for k in held if k > i]
+        if i in held or fits(out + [tag] + later):
+            out.append(tag)
+            continue
+        cut = fitting_prefix(tag, lambda s: join(out + ([s.rstrip(" ,;:")] if s.rstrip(" ,;:") else []) + later),
+                             lambda text: fits([text])).rstrip(" ,;:")
+        return join(out + ([cut] if cut else []) + later)
+    return join(out)
+
+
+def _holding(units: list[str], lead: list[str], keep: tuple[str, ...]) -> list[str]:
+    """For each kept term that the lead does not hold, the first of the units that holds it."""
+    out: list[str] = []
+    for term in keep:
+        if not any(term in tag for tag in lead + out):
+            out += [u for u in units if term in u][:1]
+    return out
 
 
 def _subject_first(body: list[str], original: str) -> list[str]:

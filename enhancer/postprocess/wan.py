@@ -9,7 +9,7 @@ sentences go, lowest priority first.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 from ..detect import non_latin_runs
 from ..profiles import Profile
@@ -17,13 +17,24 @@ from ..subject import carried_words, missing_words
 from ..tokens import TokenCounter
 from .checks import distinct, keeps_subject, screen
 from .fit import Drop, fit, record
+from .keep import KeptTerm, Placed
 from .language import cross_language
 from .stock import missing_phrases, thin
 from .text import capitalize, clauses, fitting_prefix, norm_key, sentences, split_tags, terminate
 
 
 def optimize_wan(text: str, original: str, profile: Profile, counter: TokenCounter, rules: bool = False,
-                 drops: list[Drop] | None = None, language: str | None = None) -> str:
+                 drops: list[Drop] | None = None, language: str | None = None,
+                 keep: Sequence[KeptTerm] = (), force: bool = False) -> str:
+    """`keep`: terms the prompt must hold verbatim (`keep.py`); those the text lacks open it as
+    one sentence, network tags end it (`keep.Placed`)."""
+    placed = Placed(text, original, keep, counter, " ".join, force)
+    return placed.finish(_optimize(placed.text, original, profile, placed.counter, rules, drops, language,
+                                   placed.pinned, tuple(t.text for t in keep)))
+
+
+def _optimize(text: str, original: str, profile: Profile, counter: TokenCounter, rules: bool,
+              drops: list[Drop] | None, language: str | None, pinned: list[str], keep: tuple[str, ...]) -> str:
     written = sentences(text)
     model = []
     for sentence in sentences(text, drop_dangling=True):
@@ -37,19 +48,23 @@ def optimize_wan(text: str, original: str, profile: Profile, counter: TokenCount
     model = unrepeated
     lead: list[str] = []
     # An answer in another language than the prompt's cannot be compared with it word for
-    # word: it stays the model's (the user's words in front would mix two languages).
-    if not (model and (cross_language(language, original) or keeps_subject(" ".join(model), original))):
+    # word: it stays the model's (the user's words in front would mix two languages). A light
+    # touch keeps the user's wording and order: their sentences open it, the model's add to them.
+    light = profile.strength == "light"
+    if not (model and (cross_language(language, original)
+                       or (not light and keeps_subject(" ".join(model), original)))):
         # The model lost a word of the prompt (or said nothing): the user's own words open the
         # prompt, where WAN's encoder and a reader meet the request as it was made.
         lead = sentences(original)
         short = _lost_pieces(original, model)
         # Where the whole prompt would push a sentence of the model's out, only the user's
         # parts that hold what the model lost come back.
-        if short and model and not _fits(lead + model, profile, counter) and _fits(short + model, profile, counter):
+        if short and model and not light and not _fits(lead + model, profile, counter) and _fits(short + model, profile, counter):
             lead = short
+    opening = [terminate(", ".join(pinned))] if pinned else []
     body: list[str] = []
     seen: set[str] = set()
-    for sentence in lead + model:
+    for sentence in opening + lead + model:
         if norm_key(sentence) not in seen:
             seen.add(norm_key(sentence))
             body.append(sentence)
@@ -58,7 +73,7 @@ def optimize_wan(text: str, original: str, profile: Profile, counter: TokenCount
     # has had to repair it; a clean answer passes through as the model wrote it.
     repaired = bool(lead) or len(model) < len(written)
     fill = rules or (repaired and thin(" ".join(body), profile, counter))
-    return _pack(body, len(lead), original, profile, counter, fill, drops, language)
+    return _pack(body, len(opening) + len(lead), original, profile, counter, fill, drops, language, keep)
 
 
 def _fits(parts: list[str], profile: Profile, counter: TokenCounter) -> bool:
@@ -77,7 +92,7 @@ def _lost_pieces(original: str, model: list[str]) -> list[str]:
 
 
 def _pack(body: list[str], pinned: int, original: str, profile: Profile, counter: TokenCounter,
-          fill: bool, drops: list[Drop] | None, language: str | None = None) -> str:
+          fill: bool, drops: list[Drop] | None, language: str | None = None, keep: tuple[str, ...] = ()) -> str:
     """The sentences that fit (`fit.fit`: never the first, which opens on the subject, nor the
     user's own, `pinned`), then, with `fill`, stock sentences for what they lack while they fit."""
     def fits(prose: str) -> bool:
@@ -87,7 +102,7 @@ def _pack(body: list[str], pinned: int, original: str, profile: Profile, counter
         return " ".join(parts)
 
     kept = fit(body, lambda parts: len(parts) <= 1 or fits(render(parts)), render, original, profile,
-               droppable=lambda i: i >= max(pinned, 1), drops=drops)
+               droppable=lambda i: i >= max(pinned, 1), drops=drops, keep=keep)
     if kept and not fits(render(kept)):
         short = _shorten(kept[0], fits)
         record(drops, kept[0], "over_budget")

@@ -45,6 +45,14 @@ export interface EnhanceOptions {
   negativePrompt?: boolean | string;
   /** 1..8 distinct takes in one job, decoded together; the first is `enhancedPrompt`. */
   variants?: number;
+  /** light: the user's wording and order stay, only what is missing is added; rich: a full rewrite.
+   * Unset: balanced, or light for a prompt that already fills most of the target's budget. */
+  strength?: "light" | "balanced" | "rich";
+  /** Terms the enhanced prompt must hold verbatim (LoRA triggers, names, brand text). Quoted text,
+   * weights like (red door:1.3) and <lora:name:0.7> tags of the prompt are kept without asking. */
+  keepTerms?: string[];
+  /** true: the result carries `changes`, the worker's report of what it changed, with spans. */
+  report?: boolean;
   /** Any other job input fields (seed, use_cache, enhancement_type, action...). */
   extraInput?: Record<string, unknown>;
   /** Total time budget in ms, from the call to the answer. */
@@ -79,6 +87,9 @@ export interface EnhanceResult {
   negativePrompt?: string;
   /** Every take's enhanced prompt, the first being `enhancedPrompt`, when `variants` asked for several. */
   variants?: string[];
+  /** The worker's change report, when `report` asked for one: token counts, each prompt word and how it
+   * is carried, kept terms, drops, additions; spans are [start, end) offsets into `enhancedPrompt`. */
+  changes?: Record<string, unknown>;
   /** The worker's full output object (quality_score, token counts...) when it answered. */
   output?: Record<string, unknown>;
   /** The calls made, in order: runsync, run, status, cancel. */
@@ -224,6 +235,9 @@ export async function enhancePrompt(options: EnhanceOptions): Promise<EnhanceRes
     if (options.context && Object.keys(options.context).length > 0) input.context = options.context;
     if (options.negativePrompt !== undefined && options.negativePrompt !== false) input.negative_prompt = options.negativePrompt;
     if (options.variants !== undefined) input.variants = options.variants;
+    if (options.strength !== undefined) input.strength = options.strength;
+    if (options.keepTerms !== undefined) input.keep_terms = options.keepTerms;
+    if (options.report) input.report = true;
     // A job nobody waits for any more should not hold a GPU: it expires from the queue with the deadline.
     const body = JSON.stringify({ input, policy: { ttl: Math.max(MIN_TTL_MS, Math.ceil(deadline.budgetMs)) } });
 
@@ -249,6 +263,7 @@ export async function enhancePrompt(options: EnhanceOptions): Promise<EnhanceRes
         variants: Array.isArray(record.variants)
           ? record.variants.map((take) => (take as Record<string, unknown>).enhanced_prompt).filter((text): text is string => typeof text === "string")
           : undefined,
+        changes: record.changes && typeof record.changes === "object" ? (record.changes as Record<string, unknown>) : undefined,
         output: record,
         calls,
         elapsedMs: deadline.elapsed,

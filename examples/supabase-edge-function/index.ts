@@ -7,11 +7,13 @@
  *
  * POST {"prompt": "a red fox", "job_type": "sdxl_image_fast", "system_prompt": "...", "context": {...},
  *       "quality": "high", "seed": 7, "negative_prompt": true | "terms", "variants": 3,
+ *       "strength": "light" | "balanced" | "rich", "keep_terms": ["ohwx"], "report": true,
  *       "deadline_ms": 45000, "mode": "sync" | "async"}
  * ->   200 {"success": true, "enhanced_prompt": "...", "original_prompt": "...", "source": "runpod" | "fallback",
  *           "status": "COMPLETED" | "FAILED" | "DEADLINE_EXCEEDED" | ..., "reason": "...", "job_id": "...",
  *           "enhancement_source": "edge_function", "quality_score": 0.9, "elapsed_ms": 1234,
- *           "negative_prompt": "..." (when asked), "variants": ["...", "..."] (when asked)}
+ *           "negative_prompt": "..." (when asked), "variants": ["...", "..."] (when asked),
+ *           "changes": {...} (when asked)}
  * A failure of the endpoint is not a failure of this function: the caller gets its own prompt back
  * (source "fallback", with the reason) and goes on. Only a request without a prompt gets a 400.
  *
@@ -70,6 +72,7 @@ function respond(result: EnhanceResult): Response {
     cache_hit: output.cache_hit,
     negative_prompt: result.negativePrompt,
     variants: result.variants,
+    changes: result.changes,
     elapsed_ms: result.elapsedMs,
   });
 }
@@ -113,7 +116,8 @@ export async function handleRequest(request: Request, env: Env): Promise<Respons
 
   const extraInput: Record<string, unknown> = {};
   // Passed as given: the worker names a bad value in its error, which comes back as the reason.
-  for (const key of ["seed", "use_cache", "enhancement_type", "negative_prompt", "variants"]) {
+  for (const key of ["seed", "use_cache", "enhancement_type", "negative_prompt", "variants", "strength", "keep_terms",
+    "report"]) {
     if (body[key] !== undefined) extraInput[key] = body[key];
   }
   const result = await enhancePrompt({

@@ -1,0 +1,119 @@
+"""Kept terms (postprocess/keep.py) through the real post-processing, and the strengths."""
+
+from __future__ import annotations
+
+import pytest
+
+from enhancer.answer import finish
+from enhancer.postprocess import TermsDoNotFit, optimize
+from enhancer.postprocess.fit import rank
+from enhancer.postprocess.keep import KeptTerm, kept_terms, picture_words, restore
+from enhancer.profiles import PROFILES, fills_most_of_budget, resolve_profile
+from enhancer.service import build_messages
+from enhancer.tokens import EstimateTokenCounter, clip_counter
+
+CLIP = clip_counter()
+VIDEO = EstimateTokenCounter()
+SDXL_FAST = resolve_profile("sdxl_image_fast")
+WAN_FAST = resolve_profile("video_fast")
+
+
+def test_kept_terms_are_the_callers_then_the_prompts_quotations_weights_and_lora_tags_in_order():
+    prompt = 'a sign reading "OPEN" over a (red door:1.3), (soft light), rain <lora:film_grain:0.6>'
+    assert kept_terms(prompt, ["ohwx style", "red door"]) == (
+        KeptTerm("ohwx style", "asked"), KeptTerm('"OPEN"', "quoted"), KeptTerm("(red door:1.3)", "weight"),
+        KeptTerm("<lora:film_grain:0.6>", "lora"))  # "red door" is held by its weight; "(soft light)" has none
+
+
+@pytest.mark.parametrize("text, term, expected", [
+    ("A sign reads \u201copen\u201d in neon.", '"OPEN"', 'A sign reads "OPEN" in neon.'),
+    ("A sign reads \u201cOpen.\u201d Rain falls.", '"OPEN"', 'A sign reads "OPEN". Rain falls.'),
+    ("a Red Door, rain", "(red door:1.3)", "a (red door:1.3), rain"),
+    ("a (red door:1.1) in rain", "(red door:1.3)", "a (red door:1.3) in rain"),
+    ("a (red door) in rain", "(red door:1.3)", "a (red door:1.3) in rain"),
+    ("grain <lora:film_grain:0.9>", "<lora:film_grain:0.6>", "grain <lora:film_grain:0.6>"),
+    ("Ohwx Style portrait", "ohwx style", "ohwx style portrait"),
+    ("a cat", "ohwx", None),
+    ("a reddish doorway", "(red door:1.3)", None),  # another word is no form of the term
+])
+def test_an_altered_term_is_put_back_in_its_place(text, term, expected):
+    assert restore(text, term) == expected
+
+
+def test_a_network_tag_and_a_weights_number_are_no_words_of_the_picture():
+    assert picture_words("a (red door:1.3) <lora:x:0.6>") == "a (red door)"
+
+
+def test_a_term_the_model_dropped_follows_the_quality_tags_and_a_lora_tag_ends_the_sdxl_prompt():
+    prompt = "a lighthouse in a storm <lora:film_grain:0.6>"
+    answer = finish("a lighthouse in a storm, crashing waves, dark clouds, dramatic lighting", prompt, SDXL_FAST,
+                    CLIP, keep_terms=["ohwx style"])
+    assert answer.from_model
+    assert answer.text.startswith("masterpiece, best quality, highly detailed, ohwx style, a lighthouse")
+    assert answer.text.endswith(", <lora:film_grain:0.6>") and answer.text.count("<lora:") == 1
+    assert CLIP.count(answer.text) <= SDXL_FAST.budget
+
+
+def test_a_term_the_model_dropped_opens_the_video_prompt_and_a_lora_tag_ends_it():
+    raw = ("A paper boat drifts slowly across a calm pond. Ripples spread around it as a light breeze moves the "
+           "water. The camera holds a steady shot.")
+    answer = finish(raw, "a paper boat drifts on a pond <lora:ink:0.5>", WAN_FAST, VIDEO, keep_terms=["ohwx"])
+    assert answer.text.startswith("ohwx. A paper boat drifts slowly") and answer.text.endswith(" <lora:ink:0.5>")
+    assert raw.split(". ")[1] in answer.text  # the model's own sentences stay
+
+
+def test_a_unit_holding_a_kept_term_outranks_one_that_alone_carries_a_prompt_word():
+    keep = ("ohwx style",)
+    assert rank("in ohwx style", "", "a cat", SDXL_FAST, keep) > rank("a cat", "", "a cat", SDXL_FAST, keep)
+
+
+def test_an_over_budget_answer_keeps_its_kept_terms_and_drops_other_units():
+    details = ", ".join(f"detail number {n} of the scene" for n in range(30))
+    answer = finish(f'a cat under a sign reading "OPEN", {details}', 'a cat under a sign reading "OPEN"', SDXL_FAST,
+                    CLIP, keep_terms=["ohwx style"])
+    assert '"OPEN"' in answer.text and "ohwx style" in answer.text
+    assert CLIP.count(answer.text) <= SDXL_FAST.budget and any(d.reason == "over_budget" for d in answer.drops)
+
+
+def test_a_prompt_over_the_budget_is_cut_before_the_tags_that_hold_kept_terms():
+    words = ", ".join(f"tiny detail {n}" for n in range(40))
+    prompt = f'{words}, a sign reading "OPEN" <lora:ink:0.5>'
+    text = finish(None, prompt, SDXL_FAST, CLIP).text
+    assert 'a sign reading "OPEN"' in text and text.endswith("<lora:ink:0.5>") and "tiny detail 0" in text
+    assert CLIP.count(text) <= SDXL_FAST.budget
+
+
+def test_terms_that_cannot_fit_beside_the_quality_tags_are_refused():
+    with pytest.raises(TermsDoNotFit, match="cannot be held within 75 tokens"):
+        finish(None, "a cat", SDXL_FAST, CLIP, keep_terms=["ab1 " * 49])
+
+
+def test_a_light_touch_keeps_the_users_tags_in_front_even_when_the_model_carries_the_subject():
+    raw = "a grey cat curled asleep on a sunny windowsill, soft morning light, cozy interior"
+    balanced = finish(raw, "sleeping cat, windowsill", SDXL_FAST, CLIP).text
+    light = finish(raw, "sleeping cat, windowsill", resolve_profile("sdxl_image_fast", strength="light"), CLIP).text
+    assert "sleeping cat" not in balanced
+    assert light.startswith("masterpiece, best quality, highly detailed, sleeping cat, windowsill, ")
+    assert "soft morning light" in light  # what the model adds stays
+
+
+def test_a_light_touch_opens_a_video_prompt_with_the_users_own_sentence():
+    raw = "A small robot walks through a field of tall sunflowers under a clear sky. Its antenna sways."
+    light = finish(raw, "a robot strolling among sunflowers", resolve_profile("video_fast", strength="light"), VIDEO)
+    assert light.text.lower().startswith("a robot strolling among sunflowers.") and "Its antenna sways." in light.text
+
+
+def test_each_strength_has_its_own_guidance_and_token_allowance():
+    light, balanced, rich = (resolve_profile("video_fast", strength=s) for s in ("light", "balanced", "rich"))
+    assert balanced == PROFILES["wan_fast"] and balanced.guidance == ""
+    assert light.max_new_tokens < balanced.max_new_tokens < rich.max_new_tokens
+    assert "keep the user's words and their order" in light.guidance and "in full" in rich.guidance
+    (_, system), _ = build_messages("a cat", light, None, {})
+    assert system.startswith(PROFILES["wan_fast"].system_prompt) and system.endswith(light.guidance)
+    (_, callers), _ = build_messages("a cat", rich, "Write a video prompt.", {})
+    assert callers == f"Write a video prompt. {rich.guidance}"
+
+
+def test_a_prompt_filling_most_of_the_budget_counts_as_filling_it():
+    assert not fills_most_of_budget("a red fox in the snow", SDXL_FAST, CLIP)
+    assert fills_most_of_budget(", ".join(["a red fox in the snow"] * 7), SDXL_FAST, CLIP)
