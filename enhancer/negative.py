@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .subject import says_in_a_row
 from .tokens import TokenCounter
 
 # Wan2.1's default negative prompt, github.com/Wan-Video/Wan2.1 at commit
@@ -70,10 +71,13 @@ CONTRADICTIONS = (
                          r"sketch(?:es)?|paintings?|painted|artworks?|works|style|styli[sz]ed|3d|renders?|"
                          r"rendered|cgi|animated|animation|digital art|images")),
     Contradiction("a still frame",
-                  _words(r"still (?:frame|image|photo(?:graph)?|life|shot|picture)|static (?:shot|camera|frame|image)|"
+                  _words(r"still (?:frame|image|photo(?:graph)?|life|shot|picture)|static|"
                          r"freeze[- ]frame|frozen in time|motionless|stillness|locked[- ]off|"
                          r"\u9759\u6b62|\u9759\u6001|\u5b9a\u683c"),
                   _words(r"static|still(?: picture| image| frame)?|motionless|frozen")),
+    Contradiction("a named style",
+                  _words(r"\w+[- ]style|styles|style of|aesthetics?"),
+                  _words(r"style")),
     Contradiction("lettering",
                   _words(r"text|lettering|letters|typography|words? [\"'\u201c]|(?:sign|banner|poster|caption|title|"
                          r"label|neon sign|headline) (?:that )?(?:reads|reading|says|saying)|captions?|subtitles?|"
@@ -109,7 +113,7 @@ CONTRADICTIONS = (
                   _words(r"clutter(?:ed)?|messy|chaotic|untidy|\u6742\u4e71|\u51cc\u4e71"),
                   _words(r"messy background|cluttered background")),
     Contradiction("something ugly or deformed on purpose",
-                  _words(r"ugly|grotesque|deformed|disfigured|malformed|mutant|mutated|monsters?|zombies?|"
+                  _words(r"ugly|grotesque|deform(?:s|ed|ing|ation)?|disfigured|malformed|mutant|mutated|monsters?|zombies?|"
                          r"\u4e11\u964b|\u7578\u5f62"),
                   _words(r"ugly|deformed|disfigured|malformed|mutated|misshapen limbs")),
     Contradiction("extra limbs on purpose",
@@ -138,6 +142,11 @@ def _split(text: str, chinese: bool) -> list[str]:
     return [p.strip() for p in pieces if p.strip()]
 
 
+def terms(negative: str) -> list[str]:
+    """The terms of a negative prompt, in either language."""
+    return _split(negative, chinese=True)
+
+
 _WAN_ZH_TERMS = _split(WAN_NEGATIVE_ZH, chinese=True)
 _WAN_EN_TERMS = _split(WAN_NEGATIVE_EN, chinese=False)
 assert len(_WAN_ZH_TERMS) == len(_WAN_EN_TERMS)  # aligned: a Chinese term is judged by its English one
@@ -151,7 +160,9 @@ def defaults(family: str, chinese: bool) -> list[str]:
 
 
 def contradiction(term: str, positive: str) -> str | None:
-    """Why `term` would negate what `positive` asks for (None: it does not)."""
+    """Why `term` would negate what `positive` asks for (None: it does not): it negates a kind of
+    thing the positive asks for, or the positive names it word for word (classifier-free guidance
+    would cancel the positive's own words with it, whatever sense they have there)."""
     english = _ENGLISH_OF.get(term, term).lower()
     wanted = positive.lower()
     for kind in CONTRADICTIONS:
@@ -159,6 +170,8 @@ def contradiction(term: str, positive: str) -> str | None:
             asked = kind.asks.search(wanted)
             if asked:
                 return f"contradicts {kind.name}: {asked.group(0)!r}"
+    if says_in_a_row(english, wanted):
+        return f"named by the positive: {english!r}"
     return None
 
 

@@ -29,6 +29,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from . import negative
 from .answer import carries_model_text, finish
 from .detect import defects
 from .postprocess.keep import restore_all
@@ -107,6 +108,8 @@ class ReplayRow:
     kept_whole: bool | None  # None: not a clean in-budget video answer
     kept_terms: list[str]  # what must be verbatim: the caller's keep_terms, the prompt's quotations, weights, LoRA tags
     kept_lost: list[str]  # those of them the answer does not hold verbatim
+    negative_removed: list[dict[str, str]]  # {"term", "reason"}: terms of the target's negative prompt left out
+    negative_contradicting: list[str]  # terms of the negative prompt that negate the answer or the prompt
     extra: dict[str, Any]
 
 
@@ -125,6 +128,8 @@ def replay_one(line: dict[str, Any], job_type: str, counters: dict[str, TokenCou
     wan = profile.family == "wan"
     remarks = tuple(d.text for d in answer.drops if d.reason == "off_picture")
     verdict = subject_verdict(text, prompt)
+    positive = f"{text}\n{prompt}"
+    built = negative.build(profile.family, positive, True, counter)
     kept_whole = None
     if wan and kept_whole_eligible(cleaned, raw, prompt, counter, profile.budget):
         # A kept term put back verbatim ("Meta". for "Meta.") is no cut.
@@ -152,6 +157,8 @@ def replay_one(line: dict[str, Any], job_type: str, counters: dict[str, TokenCou
         kept_whole=kept_whole,
         kept_terms=[t.text for t in answer.kept],
         kept_lost=[t.text for t in answer.kept if t.text not in text],
+        negative_removed=[{"term": r.term, "reason": r.reason} for r in built.removed],
+        negative_contradicting=[t for t in negative.terms(built.text) if negative.contradiction(t, positive)],
         extra={k: v for k, v in line.items() if k not in ("prompt", "raw", "job_type", "keep_terms")},
     )
 
@@ -196,6 +203,8 @@ def summarize(rows: list[ReplayRow]) -> dict[str, Any]:
         "kept_whole": sum(bool(r.kept_whole) for r in eligible),
         "with_kept_terms": sum(bool(r.kept_terms) for r in rows),
         "kept_terms_verbatim": sum(bool(r.kept_terms) and not r.kept_lost for r in rows),
+        "negative_contradicting": sum(bool(r.negative_contradicting) for r in rows),
+        "negative_removed": dict(Counter(d["reason"].split(":")[0] for r in rows for d in r.negative_removed)),
         "dropped": dict(Counter(d["reason"] for r in rows for d in r.dropped)),
         "defects": dict(Counter(d for r in rows for d in r.defects)),
         "mean_score": round(statistics.fmean(r.quality_score for r in rows), 3) if rows else None,
@@ -234,6 +243,8 @@ def render(job_type: str, s: dict[str, Any]) -> str:
         ("clean in-budget video answers kept whole", _pct(s["kept_whole"], s["clean_in_budget"]), ">= 95%"),
         ("kept terms all verbatim (of the answers with any)", _pct(s["kept_terms_verbatim"], s["with_kept_terms"]),
          "100%"),
+        ("negative prompt with a term that negates the positive", _pct(s["negative_contradicting"], n), "0"),
+        ("negative terms left out, by reason", _counts(s["negative_removed"]), ""),
         ("ending in a stock phrase", _pct(s["ends_in_stock"], n), "<= 10%"),
         ("with any stock phrase added (SDXL quality tags aside)", _pct(s["with_added_stock"], n), ""),
         ("units of the model's answer dropped, by reason", _counts(s["dropped"]), ""),

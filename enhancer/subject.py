@@ -387,6 +387,15 @@ def carries_subject_across(text: str, original: str) -> bool | None:
                for w in dict.fromkeys(wanted))
 
 
+def says_in_a_row(phrase: str, text: str) -> bool:
+    """The text says the phrase's words in a row, each in some form of it ("images" in "the
+    image", "deformed" in "it deforms"), the little words between them aside."""
+    wanted = [_forms(w) for w in content_words(phrase)]
+    words = [_forms(w) for w in content_words(text)]
+    n = len(wanted)
+    return bool(n) and any(all(a & b for a, b in zip(wanted, words[i:i + n])) for i in range(len(words) - n + 1))
+
+
 def english_for(character: str, original: str) -> list[str]:
     """The English words that carry a character of a Chinese prompt, as `carries_subject_across`
     reads them: the translation of the prompt's longest word that holds it, and its alikes."""

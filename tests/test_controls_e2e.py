@@ -90,7 +90,7 @@ def test_kept_terms_strength_and_the_report_through_the_local_api(runsync):
 
     # A prompt that fills most of the budget is touched lightly unless the caller says otherwise.
     long = ("an old fisherman mending a green net on a wooden pier at dawn, gulls overhead, mist on the water, "
-            "stacked lobster traps, a red rowing boat, distant lighthouse")
+            "stacked lobster traps, coils of rope, a red rowing boat, a distant lighthouse")
     assert runsync({"prompt": long, "report": True})["output"]["changes"]["strength"] == \
         {"applied": "light", "chosen_by": "auto"}
     assert runsync({"prompt": long, "strength": "balanced", "report": True})["output"]["changes"]["strength"] == \
