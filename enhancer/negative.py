@@ -171,7 +171,7 @@ def contradiction(term: str, positive: str) -> str | None:
             if asked:
                 return f"contradicts {kind.name}: {asked.group(0)!r}"
     if says_in_a_row(english, wanted):
-        return f"named by the positive: {english!r}"
+        return "named by the positive (in some form)"
     return None
 
 

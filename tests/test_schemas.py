@@ -69,3 +69,13 @@ def test_several_problems_are_reported_together():
 
 def test_newlines_and_emoji_are_valid_prompt_text():
     assert parse({"prompt": "a cat 🐱\non a mat"}).prompt == "a cat 🐱\non a mat"
+
+
+def test_kept_terms_are_trimmed_spaced_once_and_in_the_callers_order():
+    job = parse_job_input({"prompt": "a cat", "keep_terms": ["  ohwx   style ", "Tom", "ohwx style"]}, Settings())
+    assert job.keep_terms == ["ohwx style", "Tom"]
+
+
+def test_the_controls_default_to_the_plain_response():
+    job = parse_job_input({"prompt": "a cat"}, Settings())
+    assert (job.strength, job.keep_terms, job.report, job.negative_prompt, job.variants) == (None, [], False, False, 1)

@@ -9,6 +9,7 @@ sentences go, lowest priority first.
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Sequence
 
 from ..detect import non_latin_runs
@@ -28,6 +29,11 @@ def optimize_wan(text: str, original: str, profile: Profile, counter: TokenCount
                  keep: Sequence[KeptTerm] = (), force: bool = False) -> str:
     """`keep`: terms the prompt must hold verbatim (`keep.py`); those the text lacks open it as
     one sentence, network tags end it (`keep.Placed`)."""
+    # A caller's term that stands as a sentence of its own opens the prompt, wherever a pass left
+    # it; one the model wove into a sentence of its own stays in that sentence.
+    for term in keep:
+        if term.kind == "asked" and term.text not in original:
+            text = re.sub(rf"(?:^|(?<=[.!?]))\s*{re.escape(term.text)}\.(?:\s+|$)", " ", text).strip()
     placed = Placed(text, original, keep, counter, " ".join, force)
     return placed.finish(_optimize(placed.text, original, profile, placed.counter, rules, drops, language,
                                    placed.pinned, tuple(t.text for t in keep)))
