@@ -421,6 +421,7 @@ class EnhancementService:
                 "persistent_shared_cache", "exact_clip_token_budgets",
                 "continuous_batching",
                 "single_flight", "oom_retry",
+                "negative_prompts", "variants", "strength", "kept_terms", "change_report",
             ],
             "supported_job_types": {
                 job_type: {
