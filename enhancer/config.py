@@ -93,9 +93,16 @@ class Settings:
     max_context_chars: int = 4000
     max_context_depth: int = 4
     admin_token: str | None = None
+    strategies_file: str | None = None  # JSON of strategies and experiments (strategies.py)
+    outcomes_dir: Path | None = None  # None: beside the cache directory (outcomes.py)
     log_prompts: bool = False
     http_port: int = 7861
     retired: tuple[str, ...] = ()  # retired variables this environment still sets
+
+    @property
+    def outcomes_directory(self) -> Path:
+        """Where the strategies' request and outcome records live: on the volume beside the cache."""
+        return self.outcomes_dir or self.cache_dir.parent / "outcomes"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -124,6 +131,8 @@ class Settings:
             max_context_chars=max(0, _int(env, "MAX_CONTEXT_CHARS", 4000)),
             max_context_depth=max(1, _int(env, "MAX_CONTEXT_DEPTH", 4)),
             admin_token=_optional(env.get("ADMIN_TOKEN")),
+            strategies_file=_optional(env.get("STRATEGIES_FILE")),
+            outcomes_dir=Path(value) if (value := _optional(env.get("OUTCOMES_DIR"))) else None,
             log_prompts=_flag(env.get("LOG_PROMPTS")),
             http_port=_int(env, "HTTP_PORT", 7861),
             retired=tuple(name for name in RETIRED if _optional(env.get(name))),

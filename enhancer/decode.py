@@ -17,6 +17,7 @@ chosen tokens feed the next step on the device.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import torch
 
@@ -141,14 +142,31 @@ class Decoder:
                 tokens[index: index + 1] = self._draw(scores[index: index + 1], sampler)
         return tokens
 
-    def _draw(self, scores: torch.Tensor, sampler: torch.Generator) -> torch.Tensor:
+    def _draw(self, scores: torch.Tensor, sampler: "Sampler") -> torch.Tensor:
         """Temperature, top-k and top-p as `generate` applies them, then torch.multinomial's draw."""
-        scores = scores / SAMPLING["temperature"]
+        scores = scores / sampler.temperature
         scores = scores.masked_fill(scores < torch.topk(scores, self.top_k).values[..., -1:], float("-inf"))
         ordered, order = torch.sort(scores, descending=False)
-        drop = ordered.softmax(dim=-1).cumsum(dim=-1) <= 1 - SAMPLING["top_p"]
+        drop = ordered.softmax(dim=-1).cumsum(dim=-1) <= 1 - sampler.top_p
         drop[..., -1:] = False  # keep at least one token
         scores = scores.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
         probabilities = scores.softmax(dim=-1)
-        noise = torch.empty_like(probabilities).exponential_(1, generator=sampler)
+        noise = torch.empty_like(probabilities).exponential_(1, generator=sampler.generator)
         return (probabilities / noise).argmax(dim=-1)
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """How a seeded row samples: its own random generator, and the request's temperature and
+    top-p (SAMPLING's where the request leaves them out)."""
+
+    generator: torch.Generator
+    temperature: float = SAMPLING["temperature"]
+    top_p: float = SAMPLING["top_p"]
+
+    @classmethod
+    def for_request(cls, request, device) -> "Sampler | None":
+        if request.seed is None:
+            return None
+        generator = torch.Generator(device=device).manual_seed(request.seed)
+        return cls(generator, request.temperature or SAMPLING["temperature"], request.top_p or SAMPLING["top_p"])

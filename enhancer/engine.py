@@ -29,7 +29,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .decode import Decoder, buckets_for
+from .decode import Decoder, Sampler, buckets_for
 from .prefill import Prefiller
 from .model import (
     DeviceLost,
@@ -59,7 +59,7 @@ class _Row:
     prompt: list[int] | None = None
     prefix_length: int = 0  # leading tokens shared with other requests of the same system prompt
     generated: list[int] = field(default_factory=list)  # as read back from the device
-    sampler: Any = None  # the torch.Generator of a seeded row
+    sampler: Any = None  # a seeded row's decode.Sampler
     failures: int = 0  # out-of-memory failures while running alone
     done: bool = False  # answered or abandoned: a token still in flight for it is dropped
 
@@ -385,10 +385,7 @@ class ContinuousGenerator:
 
     def _join(self, row: _Row, prefilled: list, logits) -> None:
         """Choose the row's first token; unless that ends it, the row takes the next free slot."""
-        import torch
-
-        if row.request.seed is not None:
-            row.sampler = torch.Generator(device=logits.device).manual_seed(row.request.seed)
+        row.sampler = Sampler.for_request(row.request, logits.device)
         token, seen = self.decoder.first_token(logits, row.prompt, row.sampler)
         row.generated.append(token)
         if self._finished(row):

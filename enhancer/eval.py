@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from . import replay
+from . import plan, replay
 from .cache import PromptCache
 from .config import Settings
 from .detect import (
@@ -43,6 +43,7 @@ from .postprocess.checks import off_picture
 from .postprocess.text import sentences
 from .profiles import JOB_TYPES, Profile, resolve_profile
 from .quality import assess
+from .schemas import parse_job_input
 from .service import EnhancementService, build_messages
 from .subject import (
     asks_for_person,
@@ -239,11 +240,11 @@ def capture_raw(service: EnhancementService) -> dict:
     raws: dict = {}
     original = service._generate
 
-    async def recording(messages, profile, seed):
-        key = (messages, profile.name)
-        if seed is None and isinstance(raws.get(key), str):
+    async def recording(request):
+        key = (request.messages, request.max_new_tokens)
+        if request.seed is None and isinstance(raws.get(key), str):
             return raws[key]
-        raw = await original(messages, profile, seed)
+        raw = await original(request)
         raws[key] = raw if isinstance(raw, str) else None
         return raw
 
@@ -263,7 +264,11 @@ async def run_job_type(service: EnhancementService, raws: dict, prompts: list[st
     results = await asyncio.gather(*(one(p) for p in prompts))
     rows = []
     for prompt, (result, seconds) in zip(prompts, results):
-        raw = raws.get((build_messages(prompt, profile, None, {}), profile.name))
+        # The model was asked what the job's plan says (a long prompt is touched lightly).
+        job = parse_job_input({"prompt": prompt, "job_type": job_type}, service.settings)
+        job_plan = plan.make(job, service.catalogue.choose(prompt, {}), service._counter)
+        messages = build_messages(prompt, job_plan.profile, job_plan.system_prompt, {})
+        raw = raws.get((messages, job_plan.profile.max_new_tokens))
         row = check(prompt, result.get("enhanced_prompt") or "", result.get("enhancement_source", "error"),
                     raw, profile, counter, seconds)
         rows.append(row)

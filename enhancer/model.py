@@ -47,6 +47,9 @@ class GenerationRequest:
     messages: tuple[tuple[str, str], ...]  # (role, content), hashable so requests can be grouped
     max_new_tokens: int
     seed: int | None = None
+    # A seeded request samples with these (None: SAMPLING's); a strategy may set its own.
+    temperature: float | None = None
+    top_p: float | None = None
 
 
 def embedded_model_source() -> ModelSource | None:

@@ -151,6 +151,9 @@ class Profile:
     # full rewrite to the budget. Set by `resolve_profile`, with `guidance` to match.
     strength: Strength = "balanced"
     guidance: str = ""  # what the system prompt says of the strength, after any system prompt
+    # Whether stock phrases may fill what a thin, repaired model answer lacks (a strategy may say
+    # no); the rules' answer is made of them either way.
+    stock_phrases: bool = True
 
     @property
     def max_new_tokens(self) -> int:

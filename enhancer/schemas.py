@@ -10,6 +10,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictFloat,
     StrictInt,
     StrictStr,
     ValidationError,
@@ -21,8 +22,10 @@ from pydantic import (
 from .config import Settings
 from .profiles import DEFAULT_JOB_TYPE, JOB_TYPES, QUALITIES, STRENGTHS
 
-Action = Literal["enhance", "intelligent", "legacy", "info", "cache_clear"]
-ACTIONS: tuple[str, ...] = ("enhance", "intelligent", "legacy", "info", "cache_clear")
+Action = Literal["enhance", "intelligent", "legacy", "info", "cache_clear", "feedback"]
+ACTIONS: tuple[str, ...] = ("enhance", "intelligent", "legacy", "info", "cache_clear", "feedback")
+OUTCOMES: tuple[str, ...] = ("kept", "edited", "regenerated", "discarded")
+MAX_NOTE_CHARS = 500
 # The seed's HTTP paths, accepted as actions so old integrations can pass them through unchanged.
 ACTION_ALIASES: dict[str, str] = {
     "/enhance": "enhance",
@@ -89,6 +92,17 @@ class JobInput(BaseModel):
     strength: StrictStr | None = None  # None: balanced, or light for a prompt that fills most of the budget
     keep_terms: list[StrictStr] = Field(default_factory=list)
     report: StrictBool = False
+    # Strategies (strategies.py): one by name, or an experiment's arm; None: the file's default
+    # experiment, else the built-in default.
+    strategy: StrictStr | None = None
+    experiment: StrictStr | None = None
+    # feedback: what became of an answer (outcomes.py)
+    request_id: StrictStr | None = None
+    outcome: StrictStr | None = None
+    score: StrictFloat | StrictInt | None = None  # an external assessor's, 0..1
+    note: StrictStr | None = None
+    # cache_clear: the answers (cache) or the strategies' request and outcome records
+    scope: Literal["cache", "strategies"] = "cache"
 
     @field_validator("action")
     @classmethod
@@ -193,10 +207,35 @@ class JobInput(BaseModel):
             terms.append(term)
         return list(dict.fromkeys(terms))
 
+    @field_validator("outcome")
+    @classmethod
+    def _known_outcome(cls, value: str | None) -> str | None:
+        if value is not None and value not in OUTCOMES:
+            raise ValueError(f"must be one of {', '.join(OUTCOMES)} (got {value!r})")
+        return value
+
+    @field_validator("score")
+    @classmethod
+    def _unit_score(cls, value: float | None) -> float | None:
+        if value is not None and not 0 <= value <= 1:
+            raise ValueError(f"must be from 0 to 1 (got {value})")
+        return None if value is None else float(value)
+
+    @field_validator("note")
+    @classmethod
+    def _short_note(cls, value: str | None) -> str | None:
+        if value is not None and len(_check_text(value)) > MAX_NOTE_CHARS:
+            raise ValueError(f"must be at most {MAX_NOTE_CHARS} characters, got {len(value)}")
+        return value
+
     @model_validator(mode="after")
     def _prompt_where_needed(self) -> "JobInput":
         if self.action in PROMPT_ACTIONS and self.prompt is None:
             raise ValueError(f"prompt: is required for action {self.action!r}")
+        if self.action == "feedback":
+            missing = [name for name in ("request_id", "outcome") if getattr(self, name) is None]
+            if missing:
+                raise ValueError("; ".join(f"{name}: is required for action 'feedback'" for name in missing))
         return self
 
 
@@ -258,7 +297,7 @@ Span = tuple[int, int]  # [start, end) character offsets into enhanced_prompt
 
 class StrengthApplied(BaseModel):
     applied: str
-    chosen_by: Literal["caller", "auto", "default"]
+    chosen_by: Literal["caller", "strategy", "auto", "default"]
 
 
 class TokenReport(BaseModel):
@@ -336,6 +375,11 @@ class EnhanceResponse(BaseModel):
     negative_prompt: str | None = None  # when the job asked for one
     variants: list[Variant] | None = None  # when the job asked for more than one; the first is enhanced_prompt
     changes: ChangeReport | None = None  # when the job asked for a report
+    request_id: str  # this response's, for feedback
+    strategy: str  # the strategy the job asked for or was assigned
+    template: str | None = None  # the strategy a selector picked
+    experiment: str | None = None  # where an experiment assigned the strategy
+    arm: str | None = None
 
     def to_output(self) -> dict[str, Any]:
         output = self.model_dump(exclude_none=True)
@@ -359,6 +403,13 @@ class ErrorResponse(BaseModel):
     success: bool = False
     error: str
     enhanced_prompt: str | None = None
+
+
+class FeedbackResponse(BaseModel):
+    success: bool = True
+    request_id: str
+    outcome: str
+    score: float | None = None
 
 
 class CacheClearResponse(BaseModel):

@@ -8,11 +8,11 @@ import hmac
 import json
 import logging
 import time
-from collections import Counter, deque
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from . import SYSTEM_NAME, __version__, negative, report, variants
+from . import negative, outcomes, plan, report, status, strategies, variants
 from .answer import Answer, finish
 from .cache import CacheBase, normalize_prompt, open_cache
 from .config import Settings
@@ -26,14 +26,13 @@ from .model import (
     load_with_fallback,
 )
 from .postprocess import TermsDoNotFit, kept_terms
+from .plan import Plan
 from .profiles import (
     JOB_TYPES,
-    PROFILES,
     QUALITIES,
     STRENGTHS,
     Profile,
     default_quality,
-    fills_most_of_budget,
     resolve_profile,
 )
 from .quality import assess
@@ -42,6 +41,7 @@ from .schemas import (
     ChangeReport,
     EnhanceResponse,
     ErrorResponse,
+    FeedbackResponse,
     InvalidInput,
     JobInput,
     LegacyResponse,
@@ -55,7 +55,6 @@ from .tokens import TokenCounter, clip_counter, video_counter
 
 log = logging.getLogger(__name__)
 
-EMERGENCY_MODEL = "rules (emergency fallback)"
 # The model's answer before cleanup, in a response whose job set include_raw (null: no model answered).
 RAW_FIELD = "raw_model_text"
 
@@ -91,37 +90,14 @@ class Outcome:
     answer: Answer | None = None  # what post-processing made of the model's text, for the report
 
 
-class Metrics:
-    def __init__(self, window: int = 1000) -> None:
-        self.by_source: Counter[str] = Counter()
-        self.by_action: Counter[str] = Counter()
-        self.errors = 0
-        self._latencies: deque[float] = deque(maxlen=window)
-
-    def record(self, action: str, seconds: float, source: str | None = None) -> None:
-        self.by_action[action] += 1
-        if source:
-            self.by_source[source] += 1
-        self._latencies.append(seconds)
-
-    def snapshot(self) -> dict[str, Any]:
-        ordered = sorted(self._latencies)
-
-        def pct(p: float) -> float | None:
-            if not ordered:
-                return None
-            return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000, 2)
-
-        return {
-            "requests_by_source": dict(self.by_source),
-            "requests_by_action": dict(self.by_action),
-            "validation_errors": self.errors,
-            "latency_ms": {"p50": pct(50), "p95": pct(95), "p99": pct(99), "samples": len(ordered)},
-        }
-
-
-def _retired_note(settings: Settings) -> str:
-    return f"ignored, retired with the micro-batcher: {', '.join(settings.retired)}"
+def _assignment(choice: strategies.Choice) -> dict[str, Any]:
+    """The response's strategy fields: a new request id, and what ran."""
+    fields: dict[str, Any] = {"request_id": uuid.uuid4().hex, "strategy": choice.strategy}
+    if choice.template != choice.strategy:
+        fields["template"] = choice.template
+    if choice.experiment:
+        fields.update(experiment=choice.experiment, arm=choice.arm)
+    return fields
 
 
 class EnhancementService:
@@ -136,12 +112,16 @@ class EnhancementService:
         self.generator = generator
         self.cache = cache
         self.model_error = model_error
-        self.metrics = Metrics()
+        self.metrics = status.Metrics()
         self.device_lost = False
         self._inflight: dict[str, asyncio.Future] = {}
         self._clip = clip_counter()
         tokenizer = generator.tokenizer if generator else None
-        self._video_counter: TokenCounter = video_counter(settings.video_tokenizer_path, tokenizer)
+        self.video_counter: TokenCounter = video_counter(settings.video_tokenizer_path, tokenizer)
+        self.catalogue = strategies.load(settings.strategies_file)
+        if self.catalogue.warning:
+            log.warning(self.catalogue.warning)
+        self.outcomes = outcomes.OutcomeStore(settings.outcomes_directory, settings.worker_id)
 
     @classmethod
     def build(cls, settings: Settings | None = None) -> "EnhancementService":
@@ -163,7 +143,7 @@ class EnhancementService:
             error = f"{type(exc).__name__}: {exc}"
             log.error("model unavailable, serving the emergency fallback: %s", error)
         if settings.retired:
-            log.warning(_retired_note(settings))
+            log.warning(status.retired_note(settings))
         cache = open_cache(settings)
         return cls(settings, generator, cache, error)
 
@@ -185,35 +165,30 @@ class EnhancementService:
             return await self.legacy(job)
         if job.action == "info":
             return self.info()
+        if job.action == "feedback":
+            return self.feedback(job)
         return self.cache_clear(job)
 
     # -- enhance -------------------------------------------------------------------------------
 
     def _counter(self, profile: Profile) -> TokenCounter:
-        return self._clip if profile.family == "sdxl" else self._video_counter
+        return self._clip if profile.family == "sdxl" else self.video_counter
 
-    def _profile(self, job: JobInput) -> tuple[Profile, str]:
-        """The job's profile at the strength it gets, and who chose that strength."""
-        if job.strength:
-            return resolve_profile(job.job_type, job.quality, job.strength), "caller"
-        profile = resolve_profile(job.job_type, job.quality)
-        if fills_most_of_budget(job.prompt, profile, self._counter(profile)):
-            return resolve_profile(job.job_type, job.quality, "light"), "auto"
-        return profile, "default"
-
-    def _cache_material(self, job: JobInput, profile: Profile) -> dict[str, Any]:
+    def _cache_material(self, job: JobInput, plan: Plan) -> dict[str, Any]:
+        profile = plan.profile
         material = {
             "prompt": normalize_prompt(job.prompt or ""),
             "job_type": job.job_type,
             "profile": profile.name,
-            "system_prompt": job.system_prompt,
+            "system_prompt": plan.system_prompt,
             "context": job.context,
             "seed": job.seed,
             "model": self.generator.model_id if self.generator else None,
         }
-        # Controls enter the key only when set, so entries stored before they existed still hit.
-        if job.negative_prompt is not False:
-            material["negative_prompt"] = job.negative_prompt
+        # Controls and strategies enter the key only when set, so entries stored before they
+        # existed still hit.
+        if plan.negative_prompt is not False:
+            material["negative_prompt"] = plan.negative_prompt
         if job.variants != 1:
             material["variants"] = job.variants
         if profile.strength != "balanced":
@@ -222,6 +197,9 @@ class EnhancementService:
             material["keep_terms"] = job.keep_terms
         if job.report:
             material["report"] = True
+        if plan.choice.template != strategies.DEFAULT:
+            material["strategy"] = {"name": plan.choice.template, "seeds": plan.seeds, "temperature": plan.temperature,
+                                    "top_p": plan.top_p, "stock_phrases": profile.stock_phrases}
         return material
 
     def _unkeepable(self, job: JobInput, profile: Profile) -> str | None:
@@ -236,29 +214,35 @@ class EnhancementService:
 
     async def enhance(self, job: JobInput) -> dict[str, Any]:
         started = time.perf_counter()
-        profile, chosen_by = self._profile(job)
-        refused = self._unkeepable(job, profile)
+        try:
+            choice = self.catalogue.choose(job.prompt, job.context, job.strategy, job.experiment)
+        except strategies.UnknownName as exc:
+            return self._refuse(job, str(exc))
+        job_plan = plan.make(job, choice, self._counter)
+        assigned = _assignment(choice)
+        refused = self._unkeepable(job, job_plan.profile)
         if refused:
-            self.metrics.errors += 1
-            return ErrorResponse(error=refused, enhanced_prompt=job.prompt).model_dump(exclude_none=True)
-        key = self.cache.key(self._cache_material(job, profile))
+            return self._refuse(job, refused)
+        key = self.cache.key(self._cache_material(job, job_plan))
         if job.use_cache:
             cached = self.cache.get(key)
             if cached is not None:
                 raw = cached.pop(RAW_FIELD, None)
-                cached.update(cache_hit=True, original_prompt=job.prompt, enhancement_type=job.enhancement_type)
+                cached.update(cache_hit=True, original_prompt=job.prompt, enhancement_type=job.enhancement_type,
+                              **assigned)
                 if job.include_raw:
                     cached[RAW_FIELD] = raw
                 self.metrics.record("enhance", time.perf_counter() - started, "cache")
+                self._record(cached, choice, started)
                 return cached
         shared = self._inflight.get(key)
         if shared is None:
-            shared = asyncio.ensure_future(self._produce_takes(job, profile))
+            shared = asyncio.ensure_future(self._produce_takes(job, job_plan))
             self._inflight[key] = shared
             shared.add_done_callback(lambda _: self._inflight.pop(key, None))
         takes: list[Outcome] = await asyncio.shield(shared)
         outcome = takes[0]
-        response = self._respond(job, profile, takes, time.perf_counter() - started, chosen_by)
+        response = self._respond(job, job_plan, takes, time.perf_counter() - started, assigned)
         output = response.to_output()
         if job.use_cache and outcome.cacheable:
             # The model's raw text is kept with the answer, so that a hit can show it too.
@@ -266,12 +250,24 @@ class EnhancementService:
         if job.include_raw:
             output[RAW_FIELD] = outcome.raw
         self.metrics.record("enhance", time.perf_counter() - started, outcome.source)
+        self._record(output, choice, started)
         self._log(job, outcome, time.perf_counter() - started)
         if outcome.refresh_worker:
             output["refresh_worker"] = True
         return output
 
-    async def _produce_takes(self, job: JobInput, profile: Profile) -> list[Outcome]:
+    def _record(self, output: dict[str, Any], choice: strategies.Choice, started: float) -> None:
+        """The response in the strategies' records (no prompt text), for `info.strategies`."""
+        self.outcomes.record(outcomes.Request(
+            output["request_id"], choice.strategy, choice.experiment, choice.arm, output["quality_score"],
+            output["enhancement_source"] == "emergency_fallback", output["cache_hit"],
+            round((time.perf_counter() - started) * 1000, 3)))
+
+    def _refuse(self, job: JobInput, error: str) -> dict[str, Any]:
+        self.metrics.errors += 1
+        return ErrorResponse(error=error, enhanced_prompt=job.prompt).model_dump(exclude_none=True)
+
+    async def _produce_takes(self, job: JobInput, job_plan: Plan) -> list[Outcome]:
         """The job's answer, then (with `variants`) other takes, decoded together as rows of one
         batch. A take that says what a kept one says is replaced as soon as it ends, so that its
         replacement joins the takes still decoding; a replacement that repeats too is dropped, and
@@ -281,13 +277,13 @@ class EnhancementService:
         kept: dict[int, tuple[Outcome, bool]] = {}
 
         def start(index: int, seed: int | None, replacement: bool) -> None:
-            pending[asyncio.ensure_future(self._produce(job, profile, seed))] = (index, replacement)
+            pending[asyncio.ensure_future(self._produce(job, job_plan, seed))] = (index, replacement)
 
         def retake(index: int, take: Outcome, replacement: bool) -> None:
             if not replacement and take.source != "emergency_fallback":
                 start(index, next(spare), True)
 
-        for index, seed in enumerate(variants.seeds(job.seed, job.prompt, job.variants)):
+        for index, seed in enumerate(job_plan.seeds):
             start(index, seed, False)
         while pending:
             finished, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
@@ -304,27 +300,28 @@ class EnhancementService:
                 kept[index] = (take, replacement)
         return [kept[index][0] for index in sorted(kept)]
 
-    async def _produce(self, job: JobInput, profile: Profile, seed: int | None) -> Outcome:
+    async def _produce(self, job: JobInput, job_plan: Plan, seed: int | None) -> Outcome:
         source = "edge_function" if job.system_prompt else "worker_fallback"
-        raw = await self._generate(
-            build_messages(job.prompt, profile, job.system_prompt, job.context), profile, seed
-        )
+        profile = job_plan.profile
+        messages = build_messages(job.prompt, profile, job_plan.system_prompt, job.context)
+        raw = await self._generate(GenerationRequest(messages, profile.max_new_tokens, seed, job_plan.temperature,
+                                                     job_plan.top_p))
         text = raw if isinstance(raw, str) else None
-        answer = finish(text, job.prompt, profile, self._counter(profile), job.system_prompt, job.keep_terms)
+        answer = finish(text, job.prompt, profile, self._counter(profile), job_plan.system_prompt, job.keep_terms)
         if answer.from_model:
             return Outcome(answer.text, source, self.generator.model_id, text, seed=seed, answer=answer)
         # The model answered, but nothing usable: the rules' answer, stored like any other and
         # marked as the rules' (enhancement_source and model say so on every hit).
-        return Outcome(answer.text, "emergency_fallback", EMERGENCY_MODEL, text,
+        return Outcome(answer.text, "emergency_fallback", status.EMERGENCY_MODEL, text,
                        refresh_worker=isinstance(raw, DeviceLost), cacheable=text is not None, seed=seed,
                        answer=answer)
 
-    async def _generate(self, messages: tuple, profile: Profile, seed: int | None) -> str | Exception | None:
+    async def _generate(self, request: GenerationRequest) -> str | Exception | None:
         """The model's raw text, or the reason there is none (the caller falls back)."""
         if self.generator is None or self.device_lost:
             return None
         try:
-            return await self.generator.generate(GenerationRequest(messages, profile.max_new_tokens, seed))
+            return await self.generator.generate(request)
         except DeviceLost as exc:
             self.device_lost = True
             log.error("device lost, asking RunPod for a new worker: %s", exc)
@@ -333,11 +330,12 @@ class EnhancementService:
             log.error("generation failed, using the emergency fallback: %s", exc)
             return exc
 
-    def _respond(self, job: JobInput, profile: Profile, takes: list[Outcome], seconds: float,
-                 chosen_by: str) -> EnhanceResponse:
+    def _respond(self, job: JobInput, job_plan: Plan, takes: list[Outcome], seconds: float,
+                 assigned: dict[str, Any]) -> EnhanceResponse:
+        profile = job_plan.profile
         counter = self._counter(profile)
         assessments = [assess(take.text, job.prompt, profile, counter) for take in takes]
-        negatives = [self._negative(job, profile, take.text) for take in takes]
+        negatives = [self._negative(job, job_plan, take.text) for take in takes]
         graded = [Variant(enhanced_prompt=take.text, seed=take.seed, model=take.model, enhancement_source=take.source,
                           quality_score=assessment.score, negative_prompt=built.text if built else None)
                   for take, assessment, built in zip(takes, assessments, negatives)]
@@ -349,7 +347,7 @@ class EnhancementService:
                 text=outcome.text, original=job.prompt, cleaned=answer.cleaned, from_model=answer.from_model,
                 drops=answer.drops, kept=answer.kept, profile=profile, counter=counter,
                 negative_removed=negatives[0].removed if negatives[0] else (), strength=profile.strength,
-                strength_chosen=chosen_by))
+                strength_chosen=job_plan.strength_chosen_by))
         return EnhanceResponse(
             original_prompt=job.prompt,
             enhanced_prompt=outcome.text,
@@ -367,13 +365,15 @@ class EnhancementService:
             negative_prompt=first.negative_prompt,
             variants=graded if job.variants > 1 else None,
             changes=changes,
+            **assigned,
         )
 
-    def _negative(self, job: JobInput, profile: Profile, text: str) -> negative.Negative | None:
-        """The negative prompt of one answer, when the job asked for one (see negative.py)."""
-        chinese = profile.family == "wan" and is_non_english(text)
-        return negative.build(profile.family, f"{text}\n{job.prompt}", job.negative_prompt,
-                              self._counter(profile), chinese)
+    def _negative(self, job: JobInput, job_plan: Plan, text: str) -> negative.Negative | None:
+        """The negative prompt of one answer, when the job or its strategy asks for one (negative.py)."""
+        family = job_plan.profile.family
+        chinese = family == "wan" and is_non_english(text)
+        return negative.build(family, f"{text}\n{job.prompt}", job_plan.negative_prompt,
+                              self._counter(job_plan.profile), chinese)
 
     # -- legacy --------------------------------------------------------------------------------
 
@@ -382,7 +382,7 @@ class EnhancementService:
         started = time.perf_counter()
         profile = resolve_profile(job.job_type, job.quality)
         messages = (("system", profile.legacy_system_prompt), ("user", job.prompt))
-        raw = await self._generate(messages, profile, job.seed)
+        raw = await self._generate(GenerationRequest(messages, profile.max_new_tokens, job.seed))
         answer = finish(raw if isinstance(raw, str) else None, job.prompt, profile, self._counter(profile))
         text, source = answer.text, "worker_fallback" if answer.from_model else "emergency_fallback"
         seconds = time.perf_counter() - started
@@ -399,66 +399,16 @@ class EnhancementService:
     # -- info and cache ------------------------------------------------------------------------
 
     def info(self) -> dict[str, Any]:
-        generator = self.generator
-        model_block: dict[str, Any] = {
-            "name": generator.model_id if generator else None,
-            "source": generator.loaded.source.kind if generator else None,
-            "device": generator.loaded.device if generator else None,
-            "dtype": generator.loaded.dtype if generator else None,
-            "load_time": round(generator.loaded.load_seconds, 2) if generator else None,
-            "weights_from": generator.loaded.weights_from if generator else None,
-            "status": "device_lost" if self.device_lost else ("loaded" if generator else "unavailable"),
-            "error": self.model_error,
-            "answering_model": generator.model_id if generator and not self.device_lost else EMERGENCY_MODEL,
-        }
-        cache_stats = self.cache.stats()
-        return {
-            "success": True,
-            "system": SYSTEM_NAME,
-            "version": __version__,
-            "features": [
-                "edge_function_system_prompts", "worker_fallback_prompts", "emergency_fallback",
-                "persistent_shared_cache", "exact_clip_token_budgets",
-                "continuous_batching",
-                "single_flight", "oom_retry",
-                "negative_prompts", "variants", "strength", "kept_terms", "change_report",
-            ],
-            "supported_job_types": {
-                job_type: {
-                    "family": family,
-                    "default_quality": tier,
-                    "budgets": {q: resolve_profile(job_type, q).budget for q in ("fast", "high")},
-                    "counted_with": "clip-bpe" if family == "sdxl" else self._video_counter.name,
-                }
-                for job_type, (family, tier) in JOB_TYPES.items()
-            },
-            "quality_levels": ["fast", "high"],
-            "fallback_prompts": sorted(PROFILES),
-            "cache_size": cache_stats["entries"],
-            "model_loaded": generator is not None and not self.device_lost,
-            "model": model_block,
-            "cache": cache_stats,
-            "batching": self._batching(),
-            "metrics": self.metrics.snapshot(),
-            "warnings": cache_stats["warnings"] + ([self.model_error] if self.model_error else [])
-            + ([_retired_note(self.settings)] if self.settings.retired else []),
-        }
+        return status.info(self)
 
-    def _batching(self) -> dict[str, Any]:
-        generator, settings = self.generator, self.settings
-        block: dict[str, Any] = {
-            "engine": "continuous",
-            "max_batch_size": settings.max_batch_size,
-            "kv_cache": "slots",
-            "slot_tokens": generator.slot_tokens if generator else settings.slot_tokens,
-            "stop_loops": settings.stop_loops,
-        }
-        if generator:
-            block.update(steps_run=generator.steps_run, rows_run=generator.rows_run,
-                         shared_steps=generator.shared_steps, prefix_hits=generator.prefix_hits,
-                         loops_stopped=generator.loops_stopped, warmup_seconds=generator.warmup_seconds,
-                         graphs=dict(generator.graphs))
-        return block
+    def feedback(self, job: JobInput) -> dict[str, Any]:
+        """What became of an answer: its outcome and an external score, for `info.strategies`."""
+        if not self.outcomes.feedback(job.request_id, job.outcome, job.score):
+            self.metrics.errors += 1
+            return ErrorResponse(error=f"request_id: unknown {job.request_id!r}; no answer of this endpoint has it "
+                                       "(or the strategies' records were reset since)").model_dump(exclude_none=True)
+        self.metrics.record("feedback", 0.0)
+        return FeedbackResponse(request_id=job.request_id, outcome=job.outcome, score=job.score).model_dump()
 
     def cache_clear(self, job: JobInput) -> dict[str, Any]:
         expected = self.settings.admin_token
@@ -469,6 +419,12 @@ class EnhancementService:
             return ErrorResponse(error="admin_token: missing or wrong; cache_clear requires ADMIN_TOKEN").model_dump(
                 exclude_none=True
             )
+        if job.scope == "strategies":
+            removed = self.outcomes.reset()
+            return CacheClearResponse(
+                message=f"Strategy records reset: {removed} removed here; older records on other workers no longer count",
+                cleared=removed,
+            ).model_dump()
         cleared = self.cache.clear()
         return CacheClearResponse(
             message=f"Cache cleared: {cleared} entries removed here; entries on other workers retired",
@@ -487,5 +443,6 @@ class EnhancementService:
     def close(self) -> None:
         if self.generator:
             self.generator.shutdown()
+        self.outcomes.close()
         self.cache.close()
 

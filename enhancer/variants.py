@@ -20,10 +20,12 @@ def _base(job_seed: int | None, prompt: str) -> int:
     return int.from_bytes(hashlib.sha256(prompt.encode("utf-8")).digest()[:4], "big")
 
 
-def seeds(job_seed: int | None, prompt: str, count: int) -> list[int | None]:
-    """The seeds of `count` takes: the job's own first (None: greedy), then sampled ones."""
+def seeds(job_seed: int | None, prompt: str, count: int, sample_first: bool = False) -> list[int | None]:
+    """The seeds of `count` takes: the job's own first (None: greedy, unless `sample_first`),
+    then sampled ones."""
     base = _base(job_seed, prompt)
-    return [job_seed] + [(base + i) % 2**32 for i in range(1, count)]
+    first = base if sample_first else job_seed
+    return [first] + [(base + i) % 2**32 for i in range(1, count)]
 
 
 def replacement_seeds(job_seed: int | None, prompt: str, count: int) -> list[int]:

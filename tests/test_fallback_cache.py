@@ -10,7 +10,8 @@ import pytest
 from enhancer.cache import PromptCache
 from enhancer.config import Settings
 from enhancer.model import DeviceLost, GenerationFailed
-from enhancer.service import EMERGENCY_MODEL, EnhancementService
+from enhancer.service import EnhancementService
+from enhancer.status import EMERGENCY_MODEL
 
 
 class FakeGenerator:

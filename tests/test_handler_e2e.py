@@ -53,7 +53,7 @@ def test_sdxl_high_fits_two_clip_windows(run_job):
 def test_video_answers_are_whole_sentences_within_budget(run_job, service, job_type, budget):
     result = run_job({"prompt": "a train speeding down the tracks", "job_type": job_type, "use_cache": False})
     text = result["enhanced_prompt"]
-    assert result["wan_optimizations"]["token_count"] == service._video_counter.count(text) <= budget
+    assert result["wan_optimizations"]["token_count"] == service.video_counter.count(text) <= budget
     assert result["wan_optimizations"]["has_motion"] and result["wan_optimizations"]["has_cinematography"]
     assert text.rstrip().endswith((".", "!", "?"))
     assert "train" in text.lower()

@@ -79,7 +79,7 @@ def answers(service):
 
 def counted(service, job_type: str, text: str) -> int:
     profile = resolve_profile(job_type)
-    return (clip_counter() if profile.family == "sdxl" else service._video_counter).count(text)
+    return (clip_counter() if profile.family == "sdxl" else service.video_counter).count(text)
 
 
 def check_common(service, name: str, result: dict) -> str:
@@ -89,7 +89,7 @@ def check_common(service, name: str, result: dict) -> str:
     text = result["enhanced_prompt"]
     profile = resolve_profile(job_type)
     assert 0 < counted(service, job_type, text) <= profile.budget
-    found = assess(text, prompt, profile, clip_counter() if profile.family == "sdxl" else service._video_counter)
+    found = assess(text, prompt, profile, clip_counter() if profile.family == "sdxl" else service.video_counter)
     assert found.defects == (), (found.defects, text)
     if profile.family == "sdxl":
         assert "\n" not in text

@@ -178,7 +178,7 @@ def _optimize(text: str, original: str, profile: Profile, counter: TokenCounter,
     # Stock tags fill what the rules' draft lacks, or what a thin answer lacks once a check has
     # had to repair it (thin judged on all the model wrote: compressed to fit is not thin); a
     # clean answer passes through as the model wrote it, led by quality tags.
-    if not (rules or (repaired and thin(join(head + body), profile, counter))):
+    if not (rules or (profile.stock_phrases and repaired and thin(join(head + body), profile, counter))):
         return join(out)
     for phrase in missing_phrases(profile, original, join(out), skip=(QUALITY_TAGS,), language=language):
         for tag in split_tags(phrase):

@@ -78,7 +78,7 @@ def _optimize(text: str, original: str, profile: Profile, counter: TokenCounter,
     # Stock sentences fill what the rules' draft lacks, or what a thin answer lacks once a check
     # has had to repair it; a clean answer passes through as the model wrote it.
     repaired = bool(lead) or len(model) < len(written)
-    fill = rules or (repaired and thin(" ".join(body), profile, counter))
+    fill = rules or (profile.stock_phrases and repaired and thin(" ".join(body), profile, counter))
     return _pack(body, len(opening) + len(lead), original, profile, counter, fill, drops, language, keep)
 
 
