@@ -53,6 +53,10 @@ def create_app(service: EnhancementService) -> FastAPI:
         payload = await body(request)
         return await run(payload if payload is not None else {}, "cache_clear")
 
+    @app.post("/enhancement/feedback")
+    async def feedback(request: Request) -> JSONResponse:
+        return await run(await body(request), "feedback")
+
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return {

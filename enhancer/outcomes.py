@@ -17,7 +17,6 @@ import logging
 import math
 import queue
 import sqlite3
-import statistics
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -191,13 +190,20 @@ class OutcomeStore:
         by_arm: dict[str, dict[str, _Stats]] = {name: {arm: _Stats() for arm in arms}
                                                  for name, arms in (experiments or {}).items()}
         latest: dict[str, tuple] = {}
+        # Sums are SQLite's (GROUP BY); only the latencies, for their percentiles, come over row by row.
+        totals = "COUNT(*), SUM(quality), SUM(rules), SUM(cache_hit)"
         for db in self._files():
-            for strategy, experiment, arm, quality, rules, hit, latency in db.execute(
-                    "SELECT strategy, experiment, arm, quality, rules, cache_hit, latency_ms FROM requests "
-                    "WHERE at >= ?", (since,)):
-                by_strategy.setdefault(strategy, _Stats()).add(quality, rules, hit, latency)
+            for strategy, *sums in db.execute(f"SELECT strategy, {totals} FROM requests WHERE at >= ? "
+                                              "GROUP BY strategy", (since,)):
+                by_strategy.setdefault(strategy, _Stats()).add(*sums)
+            for experiment, arm, *sums in db.execute(f"SELECT experiment, arm, {totals} FROM requests WHERE at >= ? "
+                                                     "AND experiment IS NOT NULL GROUP BY experiment, arm", (since,)):
+                by_arm.setdefault(experiment, {}).setdefault(arm, _Stats()).add(*sums)
+            for strategy, experiment, arm, latency in db.execute(
+                    "SELECT strategy, experiment, arm, latency_ms FROM requests WHERE at >= ?", (since,)):
+                by_strategy[strategy].latencies.append(latency)
                 if experiment:
-                    by_arm.setdefault(experiment, {}).setdefault(arm, _Stats()).add(quality, rules, hit, latency)
+                    by_arm[experiment][arm].latencies.append(latency)
             for row in db.execute("SELECT id, at, strategy, experiment, arm, outcome, score FROM feedback "
                                   "WHERE at >= ?", (since,)):
                 if row[0] not in latest or row[1] > latest[row[0]][1]:
@@ -221,12 +227,11 @@ class _Stats:
         self.outcomes = dict.fromkeys(OUTCOMES, 0)
         self.scores: list[float] = []
 
-    def add(self, quality: float, rules: int, hit: int, latency: float) -> None:
-        self.requests += 1
+    def add(self, requests: int, quality: float, rules: int, hits: int) -> None:
+        self.requests += requests
         self.quality_sum += quality
         self.rules += rules
-        self.hits += hit
-        self.latencies.append(latency)
+        self.hits += hits
 
     def judge(self, outcome: str, score: float | None) -> None:
         self.outcomes[outcome] += 1
@@ -234,10 +239,14 @@ class _Stats:
             self.scores.append(score)
 
     def interval(self) -> tuple[float, float] | None:
-        if len(self.scores) < 2:
+        """The mean external score's 95% interval (normal approximation); None under 2 scores."""
+        n = len(self.scores)
+        if n < 2:
             return None
-        mean = statistics.fmean(self.scores)
-        half = 1.96 * statistics.stdev(self.scores) / math.sqrt(len(self.scores))
+        mean = math.fsum(self.scores) / n
+        # Floats, not statistics.stdev's exact fractions: this runs over every score on each `info`.
+        variance = math.fsum((x - mean) ** 2 for x in self.scores) / (n - 1)
+        half = 1.96 * math.sqrt(variance / n)
         return (round(mean - half, 4), round(mean + half, 4))
 
     def view(self) -> dict[str, Any]:
@@ -253,8 +262,9 @@ class _Stats:
             "cache_hits": self.hits,
             "latency_ms": {"p50": pct(50), "p95": pct(95)},
             "outcomes": dict(self.outcomes),
-            "external_score": {"mean": round(statistics.fmean(self.scores), 4) if self.scores else None,
-                               "ci95": list(self.interval()) if self.interval() else None, "n": len(self.scores)},
+            "external_score": {"mean": round(math.fsum(self.scores) / len(self.scores), 4) if self.scores else None,
+                               "ci95": list(interval) if (interval := self.interval()) else None,
+                               "n": len(self.scores)},
         }
 
 

@@ -33,6 +33,7 @@ ACTION_ALIASES: dict[str, str] = {
     "/enhance/legacy": "legacy",
     "/enhancement/info": "info",
     "/enhancement/cache/clear": "cache_clear",
+    "/enhancement/feedback": "feedback",
 }
 PROMPT_ACTIONS = frozenset({"enhance", "intelligent", "legacy"})
 MAX_VARIANTS = 8

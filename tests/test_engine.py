@@ -4,6 +4,7 @@ fail on cue), output identity with plain `generate` on the real embedded model."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -337,11 +338,13 @@ def seeded_generate(loaded, request: GenerationRequest) -> str:
     messages = [{"role": role, "content": content} for role, content in request.messages]
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     encoded = tokenizer([text], return_tensors="pt", add_special_tokens=False)
+    sampling = {"temperature": request.temperature or SAMPLING["temperature"],
+                "top_p": request.top_p or SAMPLING["top_p"]}
     torch.manual_seed(request.seed)
     with torch.inference_mode():
         output = loaded.model.generate(**encoded, max_new_tokens=request.max_new_tokens, do_sample=True,
                                        repetition_penalty=REPETITION_PENALTY, pad_token_id=tokenizer.pad_token_id,
-                                       **SAMPLING)
+                                       **sampling)
     return tokenizer.decode(output[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
@@ -354,6 +357,9 @@ def test_seeded_sampling_is_that_of_generate_with_the_seed_alone_and_beside_othe
     beside = engine.generate_batch([real("two red apples", "sdxl_fast", 20), seeded[0],
                                     real("a train at dawn", "wan_fast", 26, seed=2), seeded[1]])
     assert [beside[1], beside[3]] == expected
+    # A strategy's own temperature and top-p, beside a request with the defaults.
+    hotter = dataclasses.replace(seeded[0], temperature=1.3, top_p=0.95)
+    assert engine.generate_batch([hotter, seeded[1]]) == [seeded_generate(engine.loaded, hotter), expected[1]]
     engine.shutdown()
 
 

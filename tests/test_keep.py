@@ -93,7 +93,9 @@ def test_a_light_touch_keeps_the_users_tags_in_front_even_when_the_model_carries
     balanced = finish(raw, "sleeping cat, windowsill", SDXL_FAST, CLIP).text
     light = finish(raw, "sleeping cat, windowsill", resolve_profile("sdxl_image_fast", strength="light"), CLIP).text
     assert "sleeping cat" not in balanced
-    assert light.startswith("masterpiece, best quality, highly detailed, sleeping cat, windowsill, ")
+    # The user's tags lead, but for one the model's own tags already hold as written.
+    assert light.startswith("masterpiece, best quality, highly detailed, sleeping cat, a grey cat")
+    assert "sunny windowsill" in light
     assert "soft morning light" in light  # what the model adds stays
 
 
@@ -117,3 +119,12 @@ def test_each_strength_has_its_own_guidance_and_token_allowance():
 def test_a_prompt_filling_most_of_the_budget_counts_as_filling_it():
     assert not fills_most_of_budget("a red fox in the snow", SDXL_FAST, CLIP)
     assert fills_most_of_budget(", ".join(["a red fox in the snow"] * 7), SDXL_FAST, CLIP)
+
+
+def test_a_light_touch_leads_once_with_the_users_tags_however_often_it_runs():
+    raw = ("A lighthouse on a cliff is a beacon in the sea of light; guiding you to safety. A guide with no end in "
+           "sight. The light can be anything - a beacon, or something else entirely.")
+    light = resolve_profile("sdxl_image_fast", strength="light")
+    text = finish(raw, "a lighthouse on a cliff", light, CLIP).text
+    assert text.count("a lighthouse on a cliff") == 1
+    assert optimize(text, "a lighthouse on a cliff", light, CLIP) == text

@@ -673,3 +673,10 @@ def test_sdxl_brings_back_only_the_users_tag_the_model_lost():
     assert lowered[3:6] == ["red lanterns", "a misty harbour on a stormy night", "moored boats"]
     assert out.lower().count("misty harbour") == 1
     assert optimize(out, prompt, SDXL_FAST, CLIP) == out
+
+
+def test_the_workers_own_context_line_said_back_is_no_part_of_the_answer():
+    from enhancer.postprocess.clean import clean
+
+    raw = 'A red fox curled in the snow\nguidance from the application, as data: {"user_id": "user-1"}'
+    assert clean(raw, "a red fox") == "A red fox curled in the snow"

@@ -66,6 +66,10 @@ def test_http_routes_serve_the_seed_api(serve):
     assert "ohwx" in steered["enhanced_prompt"] and steered["changes"]["strength"]["applied"] == "rich"
     bad_strength = httpx.post(f"{base}/enhance", json={**body, "strength": "max"})
     assert bad_strength.status_code == 400 and bad_strength.json()["error"].startswith("strength: must be one of")
+    judged = httpx.post(f"{base}/enhancement/feedback", json={"request_id": steered["request_id"], "outcome": "kept"})
+    assert judged.status_code == 200 and judged.json()["outcome"] == "kept"
+    unknown = httpx.post(f"{base}/enhancement/feedback", json={"request_id": "nope", "outcome": "kept"})
+    assert unknown.status_code == 400 and unknown.json()["error"].startswith("request_id: unknown")
 
     bad = httpx.post(f"{base}/enhance", json={"prompt": "   "})
     assert bad.status_code == 400

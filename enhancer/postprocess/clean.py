@@ -89,8 +89,10 @@ _FIELD_LABEL = re.compile(
     re.I,
 )
 _ECHO_LABEL = re.compile(
-    r"^(?:original|user(?:'s)?|input|given|your|source|initial|human|question)"
-    r"(?:\s+(?:prompt|input|idea|text|request|description))?\s*:",
+    r"^(?:(?:original|user(?:'s)?|input|given|your|source|initial|human|question)"
+    r"(?:\s+(?:prompt|input|idea|text|request|description))?"
+    # The worker's own line that hands the model the caller's context, said back.
+    r"|guidance\s+from\s+the\s+app(?:lication)?(?:,?\s+as\s+data)?)\s*:",
     re.I,
 )
 _INSTRUCTION = re.compile(

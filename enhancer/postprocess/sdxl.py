@@ -141,7 +141,10 @@ def _optimize(text: str, original: str, profile: Profile, counter: TokenCounter,
         lead = list(pinned)
         body = _subject_first(body, original)
     else:
-        lead = pinned + (subject if light else _users_missing_tags(subject, body, original))
+        # A light touch's lead: every user tag the model's units do not already hold as written.
+        said = norm_key(join(body))
+        lead = pinned + ([t for t in subject if not re.search(rf"(?<!\w){re.escape(norm_key(t))}(?!\w)", said)] if light
+                         else _users_missing_tags(subject, body, original))
         repaired = True
         body = _without_restatement(body, lead)
     if not quality:
