@@ -133,7 +133,7 @@ def replay_one(line: dict[str, Any], job_type: str, counters: dict[str, TokenCou
     kept_whole = None
     if wan and kept_whole_eligible(cleaned, raw, prompt, counter, profile.budget):
         # A kept term put back verbatim ("Meta". for "Meta.") is no cut.
-        kept_whole = all(restore_all(s, answer.kept) in text for s in sentences(cleaned))
+        kept_whole = all(s in text for s in sentences(restore_all(cleaned, answer.kept)))
     return ReplayRow(
         prompt=prompt, raw=raw, job_type=job_type, answer=text, enhancement_source=source,
         quality_score=assess(text, prompt, profile, counter).score,
@@ -146,7 +146,8 @@ def replay_one(line: dict[str, Any], job_type: str, counters: dict[str, TokenCou
         model_text_kept=bool(cleaned) and carries_model_text(text, cleaned, prompt),
         dropped=[{"text": d.text, "reason": d.reason} for d in answer.drops],
         defects=list(defects(text, prompt, profile.family)),
-        fragments=fragments(cleaned, text, prompt, remarks) if wan else [],
+        # A kept term put back in a sentence ("A (tranquil:1.2) tableau") leaves it whole.
+        fragments=fragments(restore_all(cleaned, answer.kept), text, prompt, remarks) if wan else [],
         dangling_pieces=[] if wan else dangling_pieces(text, f"{cleaned}\n{prompt}"),
         restated=restated(cleaned, text, prompt),
         stray_script=stray_script(text, prompt),
