@@ -204,9 +204,13 @@ class EnhancementService:
 
     def _unkeepable(self, job: JobInput, profile: Profile) -> str | None:
         """Why the kept terms cannot all be in a prompt within budget (None: they can): the
-        rules' answer, which holds the user's words and the terms, tells before the model runs."""
+        rules' answer, which holds the user's words and the terms, tells before the model runs.
+        A job with no kept terms (most) skips it: nothing can fail to fit."""
+        terms = kept_terms(job.prompt, job.keep_terms)
+        if not terms:
+            return None
         try:
-            emergency_enhance(job.prompt, profile, self._counter(profile), kept_terms(job.prompt, job.keep_terms))
+            emergency_enhance(job.prompt, profile, self._counter(profile), terms)
         except TermsDoNotFit as exc:
             field = "keep_terms" if job.keep_terms else "prompt"
             return f"{field}: kept verbatim beside the quality tags, {exc} ({profile.name})"

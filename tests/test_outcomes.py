@@ -62,17 +62,22 @@ def test_feedback_right_after_the_answer_is_taken_before_the_record_is_written(w
     assert one.feedback("fresh", "edited", None)
 
 
+def judged_arms(store: OutcomeStore, terse: list[float], vivid: list[float]) -> dict:
+    """The tone experiment after one answer per score of each arm, each judged with its score."""
+    for arm, scores in (("terse", terse), ("vivid", vivid)):
+        for n in range(len(scores)):
+            store.record(request(f"{arm}{n}", arm, arm))
+    store.flush()
+    for arm, scores in (("terse", terse), ("vivid", vivid)):
+        for n, score in enumerate(scores):
+            store.feedback(f"{arm}{n}", "kept", score)
+    store.flush()
+    return store.summary()["experiments"]["tone"]
+
+
 def test_the_leading_arm_is_named_once_the_95_percent_intervals_part(workers):
     one, _ = workers
-    for n in range(12):
-        one.record(request(f"t{n}", "terse", "terse"))
-        one.record(request(f"v{n}", "vivid", "vivid"))
-    one.flush()
-    for n in range(12):
-        one.feedback(f"t{n}", "kept", 0.3 + 0.01 * (n % 3))
-        one.feedback(f"v{n}", "kept", 0.5 + 0.01 * (n % 3))
-    one.flush()
-    tone = one.summary()["experiments"]["tone"]
+    tone = judged_arms(one, [0.3 + 0.01 * (n % 3) for n in range(12)], [0.5 + 0.01 * (n % 3) for n in range(12)])
     assert tone["leader"] == "vivid"
     low, high = tone["arms"]["vivid"]["external_score"]["ci95"]
     assert low < 0.51 < high and tone["arms"]["terse"]["external_score"]["n"] == 12
@@ -80,15 +85,7 @@ def test_the_leading_arm_is_named_once_the_95_percent_intervals_part(workers):
 
 def test_overlapping_intervals_name_no_leader(workers):
     one, _ = workers
-    for n in range(6):
-        one.record(request(f"t{n}", "terse", "terse"))
-        one.record(request(f"v{n}", "vivid", "vivid"))
-    one.flush()
-    for n in range(6):
-        one.feedback(f"t{n}", "kept", [0.2, 0.8][n % 2])
-        one.feedback(f"v{n}", "kept", [0.3, 0.9][n % 2])
-    one.flush()
-    assert one.summary()["experiments"]["tone"]["leader"] is None
+    assert judged_arms(one, [0.2, 0.8] * 3, [0.3, 0.9] * 3)["leader"] is None
 
 
 def test_a_reset_on_one_worker_retires_every_workers_records(workers):
