@@ -8,6 +8,7 @@ the subject changed, chatter, invented people, repetition, the wrong language, s
     python -m enhancer.eval                      # the model the worker would load
     python -m enhancer.eval --emergency          # the rules-only path (no model)
     python -m enhancer.eval --limit 8 --job-types sdxl_image_fast video_fast --json out.json
+    python -m enhancer.eval --strategies default,terse --limit 8 --html report.html   # compare.py
 
 Prompts of one job type are submitted together, so the worker's micro-batching runs them as it
 would a burst of concurrent jobs: latency percentiles are per request under that burst.
@@ -28,7 +29,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from . import plan, replay
+from . import compare, compare_page, plan, replay
 from .cache import PromptCache
 from .config import Settings
 from .detect import (
@@ -215,18 +216,23 @@ def render(job_type: str, profile: Profile, s: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def build_service(emergency: bool, batch_size: int | None = None) -> EnhancementService:
-    """A service on a throwaway cache; with `emergency`, no model at all (the rules-only path)."""
+def build_service(emergency: bool, batch_size: int | None = None, strategies_file: Path | None = None,
+                  generator=None) -> EnhancementService:
+    """A service on a throwaway cache and strategy records; with `emergency`, no model at all (the
+    rules-only path); with `generator`, that instead of the model (compare.RecordedAnswers)."""
     settings = Settings.from_env()
+    scratch = Path(tempfile.mkdtemp(prefix="eval-"))
     settings = dataclasses.replace(
         settings,
-        cache_dir=Path(tempfile.mkdtemp(prefix="eval-cache-")),
+        cache_dir=scratch / "cache",
+        outcomes_dir=scratch / "outcomes",
         max_batch_size=batch_size or settings.max_batch_size,
+        strategies_file=str(strategies_file) if strategies_file else settings.strategies_file,
     )
-    if emergency:
+    if emergency or generator is not None:
         cache = PromptCache(settings.cache_dir, settings.worker_id, settings.cache_size_limit_mb,
                             settings.cache_ttl_seconds)
-        return EnhancementService(settings, None, cache)
+        return EnhancementService(settings, generator, cache)
     return EnhancementService.build(settings)
 
 
@@ -300,6 +306,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--inject-kept", action="store_true",
                         help="with --replay: give each prompt a weight, a quotation, a LoRA tag and a "
                              "keep_terms trigger, which the answer must hold verbatim")
+    parser.add_argument("--strategies", type=lambda v: [n.strip() for n in v.split(",") if n.strip()],
+                        metavar="A,B", help="compare these strategies on the same prompts (with --replay: "
+                                            "on the recorded answers); see --html")
+    parser.add_argument("--strategies-file", type=Path, metavar="JSON",
+                        help="the strategies to compare (default: STRATEGIES_FILE)")
+    parser.add_argument("--html", type=Path, metavar="OUT",
+                        help="with --strategies: write the side-by-side page here")
     return parser.parse_args(argv)
 
 
@@ -367,11 +380,46 @@ def print_recheck(path: Path, show: bool) -> int:
     return 0
 
 
+def compare_strategies(args: argparse.Namespace) -> int:
+    """`--strategies A,B`: the same prompts through each; a summary printed, the page written."""
+    if args.replay:
+        lines = replay.load_answers(args.replay)[: args.limit]
+        work, recorded = compare.replay_work(lines, args.job_types)
+        service = build_service(False, args.batch_size, args.strategies_file,
+                                compare.RecordedAnswers(args.replay.name))
+        source = args.replay.name
+    else:
+        prompts = load_prompts(args.file)[: args.limit]
+        work = {job_type: prompts for job_type in args.job_types or compare.DEFAULT_JOB_TYPES}
+        recorded = None
+        service = build_service(args.emergency, args.batch_size, args.strategies_file)
+        source = args.file.name
+    try:
+        error = compare.unknown(service, args.strategies)
+        if error:
+            print(error, file=sys.stderr)
+            return 2
+        comparison = compare.run(service, args.strategies, work, source, recorded)
+    finally:
+        service.close()
+    print(f"## Strategies compared: {len(comparison.cases)} answers each, model {comparison.model}, "
+          f"{comparison.seconds:.0f} s in all\n")
+    print(compare.markdown(comparison))
+    if args.html:
+        args.html.write_text(compare_page.render(comparison), encoding="utf-8")
+        print(f"\nwrote {args.html}")
+    if args.json:
+        compare.write_json(comparison, args.json)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.recheck:
         return print_recheck(args.recheck, args.show)
+    if args.strategies:
+        return compare_strategies(args)
     if args.replay:
         counters = {"sdxl": clip_counter(), "wan": video_counter(Settings.from_env().video_tokenizer_path, None)}
         return replay.run(args.replay, counters, args.both_tiers, args.json, args.show, args.job_types,

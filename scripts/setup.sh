@@ -9,6 +9,11 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet torch==2.13.0
 if [ "${1:-}" = "--dev" ]; then
   .venv/bin/python -m pip install --quiet -r requirements-dev.txt
+  # The strategies' HTML report is tested in a real browser (tests/browser.py): Debian's Chromium,
+  # installed where this can (as root); elsewhere those tests skip, saying so.
+  if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  fi
 else
   .venv/bin/python -m pip install --quiet -r builder/requirements.txt
 fi
