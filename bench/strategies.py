@@ -1,13 +1,14 @@
 """Strategies: what selection and the outcome records add to a job, and what `info` costs with many
 records, in one run (goals: under 1 ms a job; `info` with 10 strategies and 100 000 requests).
 
-    python bench/strategies.py [--jobs 2000] [--records 100000]
+    python bench/strategies.py [--jobs 2000] [--records 100000] [--redis redis://127.0.0.1:6379/0]
 
 Per job, side by side on the same prompts: a rules-only job (no model: the cost of everything
 but generation) without a strategies file and with one of 10 strategies (a selector among them)
 and a default experiment, strategies that answer as the default does; and the added calls alone
 (choose the strategy, make the plan, record the response). Then 100 000 requests (a fifth of them with feedback) written by two workers into
-one directory, and `info.strategies` and the whole `info` read from a third worker.
+one directory, and `info.strategies` and the whole `info` read from a third worker; with `--redis`,
+the same on that server (CACHE_URL's store; the bench empties its records first and after).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from _common import bench_settings, eval_prompts
 
 from enhancer import plan
 from enhancer.cache import PromptCache
-from enhancer.outcomes import OutcomeStore, Request
+from enhancer.outcomes import Request, VolumeStore
+from enhancer.outcomes.redis_store import RedisStore
 from enhancer.schemas import parse_job_input
 from enhancer.service import EnhancementService
 
@@ -77,10 +79,10 @@ def added_calls(service: EnhancementService, prompts: list[str], jobs: int) -> l
     return seconds
 
 
-def fill(directory: Path, records: int) -> None:
+def fill(open_worker, records: int) -> None:
     names = [f"s{n}" for n in range(9)] + ["auto"]
     for worker in ("w1", "w2"):
-        store = OutcomeStore(directory, worker)
+        store = open_worker(worker)
         for n in range(records // 2):
             rid = f"{worker}-{n}"
             strategy = names[n % len(names)]
@@ -101,6 +103,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--redis", metavar="URL", help="also measure the records on this Redis server")
     args = parser.parse_args()
     prompts = eval_prompts()
     work = Path(tempfile.mkdtemp(prefix="bench-strategies-"))
@@ -127,29 +130,40 @@ async def main() -> None:
     for service in (plain, strategic):
         service.close()
 
-    records = work / "records"
-    started = time.perf_counter()
-    fill(records, args.records)
-    print(f"\n{args.records} requests and {args.records // 5} feedbacks written by 2 workers in "
-          f"{time.perf_counter() - started:.1f} s")
-    reader = rules_service(work / "reader", path)
-    reader.outcomes.close()
-    reader.outcomes = OutcomeStore(records, "reader")
+    stores = {"volume": lambda worker: VolumeStore(work / "records", worker)}
+    if args.redis:
+        RedisStore(args.redis).reset()
+        stores["redis"] = lambda worker: RedisStore(args.redis)
+    print("\n| store | write: requests and feedbacks, 2 workers | info.strategies from a third worker (median ms) "
+          "| the whole info action (median ms) | requests counted |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, open_worker in stores.items():
+        started = time.perf_counter()
+        fill(open_worker, args.records)
+        written = time.perf_counter() - started
+        reader = rules_service(work / f"reader-{name}", path)
+        reader.outcomes.close()
+        reader.outcomes = open_worker("reader")
+        summary, summaries, infos = await read(reader)
+        counted = sum(s["requests"] for s in summary["strategies"].values())
+        print(f"| {name} | {args.records} + {args.records // 5} in {written:.1f} s | {ms(summaries)} | {ms(infos)} "
+              f"| {counted} |")
+        if name == "redis":
+            reader.outcomes.reset()
+        reader.close()
+    print(f"leader of experiment ab: {summary['experiments']['ab']['leader']}")
+
+
+async def read(reader: EnhancementService) -> tuple[dict, list[float], list[float]]:
     summaries, infos = [], []
     for _ in range(5):
         started = time.perf_counter()
         summary = reader.outcomes.summary(sorted(reader.catalogue.strategies), {"ab": ["auto", "s0", "s5"]})
         summaries.append(time.perf_counter() - started)
         started = time.perf_counter()
-        info = await reader.handle({"action": "info"})
+        await reader.handle({"action": "info"})
         infos.append(time.perf_counter() - started)
-    counted = sum(s["requests"] for s in info["strategies"]["strategies"].values())
-    print("| read from a third worker | median ms |")
-    print("| --- | --- |")
-    print(f"| info.strategies ({counted} requests counted) | {ms(summaries)} |")
-    print(f"| the whole info action | {ms(infos)} |")
-    print(f"leader of experiment ab: {summary['experiments']['ab']['leader']}")
-    reader.close()
+    return summary, summaries, infos
 
 
 if __name__ == "__main__":

@@ -121,7 +121,7 @@ class EnhancementService:
         self.catalogue = strategies.load(settings.strategies_file)
         if self.catalogue.warning:
             log.warning(self.catalogue.warning)
-        self.outcomes = outcomes.OutcomeStore(settings.outcomes_directory, settings.worker_id)
+        self.outcomes = outcomes.open_store(settings)
 
     @classmethod
     def build(cls, settings: Settings | None = None) -> "EnhancementService":
@@ -426,7 +426,7 @@ class EnhancementService:
         if job.scope == "strategies":
             removed = self.outcomes.reset()
             return CacheClearResponse(
-                message=f"Strategy records reset: {removed} removed here; older records on other workers no longer count",
+                message=f"Strategy records reset: {removed} requests and feedbacks retired, on every worker",
                 cleared=removed,
             ).model_dump()
         cleared = self.cache.clear()

@@ -396,6 +396,15 @@ def says_in_a_row(phrase: str, text: str) -> bool:
     return bool(n) and any(all(a & b for a, b in zip(wanted, words[i:i + n])) for i in range(len(words) - n + 1))
 
 
+def says_in_order(phrase: str, text: str) -> bool:
+    """The text says each of the phrase's words, in some form of it, in the phrase's order, with
+    other words between them allowed ("a stop sign" in "a classic red stop sign")."""
+    wanted = [_forms(w) for w in content_words(phrase)]
+    words = iter([_forms(w) for w in content_words(text)])
+    # Each wanted word consumes the text up to where it is found, so the next is looked for after it.
+    return bool(wanted) and all(any(forms & said for said in words) for forms in wanted)
+
+
 def english_for(character: str, original: str) -> list[str]:
     """The English words that carry a character of a Chinese prompt, as `carries_subject_across`
     reads them: the translation of the prompt's longest word that holds it, and its alikes."""

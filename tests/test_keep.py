@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from enhancer.answer import finish
@@ -10,11 +13,13 @@ from enhancer.postprocess.fit import rank
 from enhancer.postprocess.keep import KeptTerm, kept_terms, picture_words, restore
 from enhancer.profiles import PROFILES, fills_most_of_budget, resolve_profile
 from enhancer.service import build_messages
+from enhancer.subject import says_in_order
 from enhancer.tokens import EstimateTokenCounter, clip_counter
 
 CLIP = clip_counter()
 VIDEO = EstimateTokenCounter()
 SDXL_FAST = resolve_profile("sdxl_image_fast")
+DATA = Path(__file__).resolve().parent.parent / "enhancer" / "data"
 WAN_FAST = resolve_profile("video_fast")
 
 
@@ -103,6 +108,44 @@ def test_a_light_touch_opens_a_video_prompt_with_the_users_own_sentence():
     raw = "A small robot walks through a field of tall sunflowers under a clear sky. Its antenna sways."
     light = finish(raw, "a robot strolling among sunflowers", resolve_profile("video_fast", strength="light"), VIDEO)
     assert light.text.lower().startswith("a robot strolling among sunflowers.") and "Its antenna sways." in light.text
+
+
+# Real answers (enhancer/data/real_answers.jsonl, from VBench's augmented prompts): the model kept
+# the user's words in their order and added to them, which a light touch should not restate.
+STOP_SIGN = ("In a still frame, a classic red stop sign stands prominently in a suburban street scene. The stop "
+             "sign is clearly visible against a backdrop of neatly trimmed lawns and tidy houses.")
+COW = "A large, brown and white cow with big, round eyes. Realistic, Natural lighting, Peaceful"
+
+
+def test_a_light_touch_does_not_restate_words_the_model_kept_in_their_order():
+    light_sdxl = resolve_profile("sdxl_image_fast", strength="light")
+    image = finish(STOP_SIGN, "In a still frame, a stop sign", light_sdxl, CLIP).text
+    assert image.startswith("masterpiece, best quality, highly detailed, In a still frame, a classic red stop sign")
+    assert image.count("stop sign") == 2  # the model's second sentence, not a restated prompt
+    video = finish(COW, "a cow", resolve_profile("video_fast", strength="light"), VIDEO).text
+    assert video.startswith("A large, brown and white cow") and "A cow." not in video
+
+
+def test_a_light_touch_leads_with_a_tag_the_fit_split_into_phrases():
+    # A long answer (heldout_answers.jsonl, line 2) that SDXL must turn into the model's phrases:
+    # "depicting a flock of paper airplanes" and "fluttering through a dense jungle" no longer say
+    # the user's first tag in its order, so the tag leads, as the user wrote it.
+    line = json.loads((DATA / "heldout_answers.jsonl").read_text(encoding="utf-8").splitlines()[1])
+    text = finish(line["raw"], line["prompt"], resolve_profile("sdxl_image_fast", strength="light"), CLIP).text
+    assert text.startswith("masterpiece, best quality, highly detailed, A flock of paper airplanes flutters through "
+                           "a dense jungle, weaving around trees as if they were migrating birds, ")
+    assert "resembling small birds" in text  # the model's detail follows
+
+
+@pytest.mark.parametrize("phrase, text, said", [
+    ("a stop sign", "a classic red stop sign stands prominently", True),
+    ("sleeping cat", "a grey cat curled asleep", False),  # "asleep" is no form of "sleeping"
+    ("a cat on a sofa", "a sofa with a cat on it", False),  # the words, not in their order
+    ("llamas playing chess", "two llamas are playing a game of chess", True),
+    ("", "anything", False),
+])
+def test_says_in_order_allows_words_between_but_not_another_order(phrase, text, said):
+    assert says_in_order(phrase, text) is said
 
 
 def test_each_strength_has_its_own_guidance_and_token_allowance():

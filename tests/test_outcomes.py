@@ -1,14 +1,17 @@
-"""The strategies' request and outcome records (enhancer/outcomes.py), shared by the workers of a volume."""
+"""The strategies' request and outcome records (enhancer/outcomes/), shared by the workers of a volume or
+of a Redis server, each test on both."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+import redis
 
 from enhancer.cache import PromptCache
 from enhancer.config import Settings
-from enhancer.outcomes import OutcomeStore, Request
+from enhancer.outcomes import OutcomeStore, Request, VolumeStore, open_store
+from enhancer.outcomes.redis_store import RedisStore
 from enhancer.service import EnhancementService
 
 
@@ -17,9 +20,14 @@ def request(rid: str, strategy: str = "terse", arm: str | None = None, quality: 
     return Request(rid, strategy, "tone" if arm else None, arm, quality, rules, hit, latency)
 
 
-@pytest.fixture
-def workers(tmp_path):
-    one, two = OutcomeStore(tmp_path, "worker-1"), OutcomeStore(tmp_path, "worker-2")
+@pytest.fixture(params=["volume", "redis"])
+def workers(request, tmp_path):
+    """Two workers' stores on one shared store: a volume directory, or a Redis server (CACHE_URL)."""
+    if request.param == "redis":
+        url = request.getfixturevalue("redis_server").url
+        one, two = RedisStore(url), RedisStore(url)
+    else:
+        one, two = VolumeStore(tmp_path, "worker-1"), VolumeStore(tmp_path, "worker-2")
     yield one, two
     one.close()
     two.close()
@@ -94,7 +102,7 @@ def test_a_reset_on_one_worker_retires_every_workers_records(workers):
     two.record(request("x2"))
     one.flush()
     two.flush()
-    assert one.reset() == 1
+    assert one.reset() == 2  # every worker's records, retired
     assert two.summary()["strategies"] == {} and two.find("x2") is None
     two.record(request("x3"))
     two.flush()
@@ -131,3 +139,28 @@ def test_feedback_through_the_service_needs_a_known_request_and_keeps_no_prompt_
     stored = (settings.outcomes_directory / "w.sqlite3").read_bytes()
     assert b"walrus" not in stored
     service.close()
+
+
+def test_with_a_cache_url_the_records_live_on_its_server_and_hold_no_prompt_text(redis_server, tmp_path):
+    settings = Settings.from_env({"CACHE_URL": redis_server.url, "CACHE_DIR": str(tmp_path / "cache")})
+    for chosen, kind in ((open_store(settings), RedisStore),
+                         (open_store(Settings.from_env({"CACHE_DIR": str(tmp_path / "volume" / "cache")})),
+                          VolumeStore)):
+        assert isinstance(chosen, kind)
+        chosen.close()
+    first, second = (EnhancementService(settings, None, PromptCache(tmp_path / f"c{n}", f"w{n}")) for n in (1, 2))
+    answer = asyncio.run(first.handle({"prompt": "a very particular purple walrus"}))
+    first.outcomes.flush()
+    judged = asyncio.run(second.handle({"action": "feedback", "request_id": answer["request_id"],
+                                         "outcome": "kept", "score": 0.75}))
+    assert judged["success"] is True
+    second.outcomes.flush()
+    stats = asyncio.run(first.handle({"action": "info"}))["strategies"]["strategies"]["default"]
+    assert stats["requests"] == 1 and stats["outcomes"]["kept"] == 1
+    assert stats["external_score"] == {"mean": 0.75, "ci95": None, "n": 1}
+    assert not (tmp_path / "outcomes").exists()
+    client = redis.Redis.from_url(redis_server.url)
+    stored = b"".join(repr(client.dump(key)).encode() + key for key in client.keys("*"))
+    assert b"walrus" not in stored
+    for service in (first, second):
+        service.close()

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 
 from ..detect import non_latin_runs, redundant_sentences
 from ..profiles import QUALITY_TAGS, Profile
-from ..subject import carried_words, missing_words, required_words, stems
+from ..subject import carried_words, missing_words, required_words, says_in_order, stems
 from ..tokens import TokenCounter
 from .checks import distinct, keeps_subject, screen, why_dropped
 from .fit import Drop, fit, record
@@ -141,10 +141,9 @@ def _optimize(text: str, original: str, profile: Profile, counter: TokenCounter,
         lead = list(pinned)
         body = _subject_first(body, original)
     else:
-        # A light touch's lead: every user tag the model's units do not already hold as written.
-        said = norm_key(join(body))
-        lead = pinned + ([t for t in subject if not re.search(rf"(?<!\w){re.escape(norm_key(t))}(?!\w)", said)] if light
-                         else _users_missing_tags(subject, body, original))
+        # A light touch's lead: every user tag no unit of the model's says in its order (the
+        # model may add words between them: "a classic red stop sign" says "a stop sign").
+        lead = pinned + (_unsaid(subject, body) if light else _users_missing_tags(subject, body, original))
         repaired = True
         body = _without_restatement(body, lead)
     if not quality:
@@ -163,11 +162,17 @@ def _optimize(text: str, original: str, profile: Profile, counter: TokenCounter,
     kept = fit(body, lambda parts: fits(head + parts), lambda parts: join(head + parts), original, profile,
                droppable=lambda i: not (prose and i == 0), drops=drops, follows=follows, keep=keep)
     model_units = body
-    while not cross_language(language, original) and not keeps_subject(join(head + kept), original):
+    while not cross_language(language, original):
         # The model's units that carry the prompt do not all fit: the user's own tags for what
         # went lead as well (they are shorter), and the model's units share what is left. The
-        # lead only grows, up to all of the user's tags, which carry everything.
-        more = [t for t in _users_missing_tags(subject, lead + kept, original) if t not in lead]
+        # lead only grows, up to all of the user's tags, which carry everything. A light touch
+        # asks the same of each tag as it did of the lead: a unit that says it in its order.
+        if light:
+            more = [t for t in _unsaid(subject, head + kept) if t not in lead]
+        elif keeps_subject(join(head + kept), original):
+            break
+        else:
+            more = [t for t in _users_missing_tags(subject, lead + kept, original) if t not in lead]
         if not more:
             break
         lead = pinned + [t for t in subject if t in lead or t in more]
@@ -245,6 +250,12 @@ def _as_phrases(body: list[str], original: str) -> tuple[list[str], dict[int, in
         pieces_out.extend(block)
         follows.update({start + k: start + k - 1 for k in range(1, len(block))})
     return pieces_out, follows
+
+
+def _unsaid(subject: list[str], units: list[str]) -> list[str]:
+    """The user's tags that no unit says in their order (a light touch's lead): "a classic red
+    stop sign stands prominently" says "a stop sign"."""
+    return [t for t in subject if not any(says_in_order(t, unit) for unit in units)]
 
 
 def _users_missing_tags(subject: list[str], body: list[str], original: str) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 from ..detect import non_latin_runs
 from ..profiles import Profile
-from ..subject import carried_words, missing_words
+from ..subject import carried_words, missing_words, says_in_order
 from ..tokens import TokenCounter
 from .checks import distinct, keeps_subject, screen
 from .fit import Drop, fit, record
@@ -55,10 +55,11 @@ def _optimize(text: str, original: str, profile: Profile, counter: TokenCounter,
     lead: list[str] = []
     # An answer in another language than the prompt's cannot be compared with it word for
     # word: it stays the model's (the user's words in front would mix two languages). A light
-    # touch keeps the user's wording and order: their sentences open it, the model's add to them.
+    # touch keeps the user's wording and order: unless the model's sentences say the user's
+    # words in their order, the user's sentences open it and the model's add to them.
     light = profile.strength == "light"
-    if not (model and (cross_language(language, original)
-                       or (not light and keeps_subject(" ".join(model), original)))):
+    held = says_in_order(original, " ".join(model)) if light else keeps_subject(" ".join(model), original)
+    if not (model and (cross_language(language, original) or held)):
         # The model lost a word of the prompt (or said nothing): the user's own words open the
         # prompt, where WAN's encoder and a reader meet the request as it was made.
         lead = sentences(original)
