@@ -152,14 +152,15 @@ class Stats:
         self.score_squares += squares
 
     def interval(self) -> tuple[float, float] | None:
-        """The mean external score's 95% interval (normal approximation); None under 2 scores."""
+        """The mean external score's 95% interval (normal approximation, within the scores'
+        0..1); None under 2 scores."""
         n = self.scored
         if n < 2:
             return None
         mean = self.score_sum / n
         variance = max(0.0, self.score_squares - n * mean * mean) / (n - 1)
         half = 1.96 * math.sqrt(variance / n)
-        return (round(mean - half, 4), round(mean + half, 4))
+        return (round(max(0.0, mean - half), 4), round(min(1.0, mean + half), 4))
 
     def view(self) -> dict[str, Any]:
         ordered = sorted(self.latencies)
