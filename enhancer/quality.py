@@ -16,7 +16,8 @@ from .profiles import (
     VIDEO_QUALITY,
     Profile,
 )
-from .subject import subject_coverage
+from .postprocess.text import sentences, split_tags
+from .subject import content_words, says_in_order, subject_coverage
 from .tokens import TokenCounter
 
 # Weights of the score; they sum to 1.
@@ -35,12 +36,22 @@ class Assessment:
     defects: tuple[str, ...] = ()
 
 
-def _budget_fit(tokens: int, profile: Profile) -> float:
+def _budget_fit(tokens: int, own_tokens: int, profile: Profile) -> float:
+    """0 over the budget (all of the text counts: the encoder cuts it); below it, credit for
+    what the answer says by itself, up to `target_min`."""
     if tokens == 0 or tokens > profile.budget:
         return 0.0
-    if tokens >= profile.target_min:
-        return 1.0
-    return tokens / profile.target_min
+    return min(1.0, own_tokens / profile.target_min)
+
+
+def said_once(own: str, family: str) -> str:
+    """The text without the units (SDXL tags, WAN sentences) that another, longer unit of it says
+    in full and in their order: "A cow." beside "A large, brown and white cow" says nothing new,
+    so a restated prompt fills no more of the budget's credit than a stock phrase does."""
+    units = split_tags(own) if family == "sdxl" else sentences(own)
+    sizes = [len(content_words(u)) for u in units]
+    return ", ".join(u for i, u in enumerate(units)
+                     if not any(sizes[j] > sizes[i] and says_in_order(u, v) for j, v in enumerate(units)))
 
 
 def assess(text: str, original: str, profile: Profile, counter: TokenCounter) -> Assessment:
@@ -53,9 +64,10 @@ def assess(text: str, original: str, profile: Profile, counter: TokenCounter) ->
       stock phrases the worker appended left out (for SDXL lighting and technical terms, plus
       camera and resolution for sdxl_high; quality tags are the worker's own on every answer;
       for WAN motion, camera work, temporal consistency, plus cinematic quality for wan_high);
-    - 0.3 x budget fit: 0 over the profile's token budget (the encoder would cut it), 1 from
-      `profile.target_min` up to the budget, and proportional credit below `target_min` (a prompt
-      far under it leaves the model guessing);
+    - 0.3 x budget fit: 0 over the profile's token budget (the encoder would cut it); below it,
+      the tokens of what the answer says by itself (stock phrases out, and a unit another one
+      says in full out: `said_once`) against `profile.target_min`, full credit from there (a
+      prompt far under it leaves the model guessing), so padding earns nothing;
     - 0.3 x subject kept: the fraction of the original prompt's content words the answer
       carries by itself (a word, one of its group, or a kind of it; see `subject`);
 
@@ -97,7 +109,8 @@ def assess(text: str, original: str, profile: Profile, counter: TokenCounter) ->
     elements = sum(e.present_in(own) for e in required) / len(required) if required else 1.0
     score = (
         _W_ELEMENTS * elements
-        + _W_BUDGET * _budget_fit(tokens, profile)
+        # min: the units joined again may count a token or two more than the text did.
+        + _W_BUDGET * _budget_fit(tokens, min(tokens, counter.count(said_once(own, profile.family))), profile)
         + _W_SUBJECT * subject_coverage(own, original)
     )
     found = defects(text, original, profile.family)

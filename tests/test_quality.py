@@ -22,7 +22,7 @@ WAN_FAST = PROFILES["wan_fast"]
 GOOD_SDXL = (
     "masterpiece, best quality, highly detailed, a cat on a sofa, fluffy orange fur, cozy living "
     "room, warm afternoon sunlight through the window, soft shadows, sharp focus, shallow depth of "
-    "field, 85mm lens, 8k uhd, warm color palette, photorealistic, intricate textures"
+    "field, 85mm lens, 8k uhd, warm color palette, photorealistic, intricate textures, a knitted blanket"
 )
 GOOD_WAN = (
     "A dog runs along a sunny beach, its ears flapping as waves roll in behind it. The camera "
@@ -127,3 +127,14 @@ def test_score_is_between_zero_and_one_rounded_to_three_places(text, original, n
         score = assess(candidate, original, profile, counter).score
         assert 0.0 <= score <= 1.0
         assert score == round(score, 3)
+
+
+def test_padding_earns_no_budget_credit():
+    # The prompt said again beside the model's sentence that says it, and the stock phrases the
+    # worker appends, fill tokens but say nothing the answer did not: the score stays.
+    cow = "A large, brown and white cow with big, round eyes, grazing in a meadow."
+    assert assess(f"A cow. {cow}", "a cow", WAN_FAST, ESTIMATE).score == assess(cow, "a cow", WAN_FAST, ESTIMATE).score
+    plain = assess("a cat on a sofa", "a cat on a sofa", SDXL_FAST, CLIP).score
+    padded = assess("masterpiece, best quality, highly detailed, a cat on a sofa, soft natural lighting, sharp focus, "
+                    "intricate details", "a cat on a sofa", SDXL_FAST, CLIP).score
+    assert padded == plain
