@@ -17,7 +17,7 @@ from .profiles import (
     Profile,
 )
 from .postprocess.text import sentences, split_tags
-from .subject import content_words, says_in_order, subject_coverage
+from .subject import in_order, subject_coverage, word_forms
 from .tokens import TokenCounter
 
 # Weights of the score; they sum to 1.
@@ -49,9 +49,9 @@ def said_once(own: str, family: str) -> str:
     in full and in their order: "A cow." beside "A large, brown and white cow" says nothing new,
     so a restated prompt fills no more of the budget's credit than a stock phrase does."""
     units = split_tags(own) if family == "sdxl" else sentences(own)
-    sizes = [len(content_words(u)) for u in units]
-    return ", ".join(u for i, u in enumerate(units)
-                     if not any(sizes[j] > sizes[i] and says_in_order(u, v) for j, v in enumerate(units)))
+    forms = [word_forms(u) for u in units]
+    return ", ".join(u for u, wanted in zip(units, forms)
+                     if not any(len(said) > len(wanted) and in_order(wanted, said) for said in forms))
 
 
 def assess(text: str, original: str, profile: Profile, counter: TokenCounter) -> Assessment:

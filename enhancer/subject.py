@@ -399,10 +399,19 @@ def says_in_a_row(phrase: str, text: str) -> bool:
 def says_in_order(phrase: str, text: str) -> bool:
     """The text says each of the phrase's words, in some form of it, in the phrase's order, with
     other words between them allowed ("a stop sign" in "a classic red stop sign")."""
-    wanted = [_forms(w) for w in content_words(phrase)]
-    words = iter([_forms(w) for w in content_words(text)])
+    return in_order(word_forms(phrase), word_forms(text))
+
+
+def word_forms(text: str) -> list[frozenset[str]]:
+    """The forms of each content word of the text, in order (for `in_order`)."""
+    return [_forms(w) for w in content_words(text)]
+
+
+def in_order(wanted: list[frozenset[str]], said: list[frozenset[str]]) -> bool:
+    """`says_in_order` on words already turned into their forms."""
+    words = iter(said)
     # Each wanted word consumes the text up to where it is found, so the next is looked for after it.
-    return bool(wanted) and all(any(forms & said for said in words) for forms in wanted)
+    return bool(wanted) and all(any(forms & word for word in words) for forms in wanted)
 
 
 def english_for(character: str, original: str) -> list[str]:
