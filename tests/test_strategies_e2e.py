@@ -1,6 +1,6 @@
-"""Two workers sharing one volume and one strategies file, through RunPod's local API on the embedded
-model: the same user gets the same arm on both, per-arm counts seen from either worker are what was
-sent, feedback for an unknown request is refused."""
+"""Two workers sharing one volume (or one Redis server, CACHE_URL) and one strategies file, through
+RunPod's local API on the embedded model: the same user gets the same arm on both, per-arm counts
+seen from either worker are what was sent, feedback for an unknown request is refused."""
 
 from __future__ import annotations
 
@@ -23,14 +23,16 @@ STRATEGIES = {
 }
 
 
-def test_two_workers_share_arms_and_counts_and_refuse_unknown_feedback(serve, tmp_path):
+@pytest.mark.parametrize("store", ["volume", "redis"])
+def test_two_workers_share_arms_and_counts_and_refuse_unknown_feedback(serve, tmp_path, request, store):
     path = tmp_path / "strategies.json"
     path.write_text(json.dumps(STRATEGIES), encoding="utf-8")
+    shared = {"CACHE_URL": request.getfixturevalue("redis_server").url} if store == "redis" else {}
     workers = []
     for _ in range(2):
         port = free_port()
         workers.append(serve(["handler.py", "--rp_serve_api", "--rp_api_host", "127.0.0.1", "--rp_api_port",
-                              str(port)], port, "/docs", STRATEGIES_FILE=str(path)))
+                              str(port)], port, "/docs", STRATEGIES_FILE=str(path), **shared))
 
     def run(base: str, job_input: dict) -> dict:
         reply = httpx.post(f"{base}/runsync", json={"input": job_input}, timeout=600).json()
@@ -71,3 +73,5 @@ def test_two_workers_share_arms_and_counts_and_refuse_unknown_feedback(serve, tm
         assert counts == sent and judged == sent
         assert block["strategies"]["default"]["requests"] == 0
         assert all(arms[arm]["external_score"]["n"] == sent[arm] for arm in sent)
+    # The records live in the store the workers share: the volume's directory, or the server.
+    assert (tmp_path / "outcomes").is_dir() == (store == "volume")
