@@ -25,6 +25,8 @@ from .profiles import DEFAULT_JOB_TYPE, JOB_TYPES, QUALITIES, STRENGTHS
 Action = Literal["enhance", "intelligent", "legacy", "info", "cache_clear", "feedback"]
 ACTIONS: tuple[str, ...] = ("enhance", "intelligent", "legacy", "info", "cache_clear", "feedback")
 OUTCOMES: tuple[str, ...] = ("kept", "edited", "regenerated", "discarded")
+# The fields whose value must be one of a list, each with its list.
+_CHOICES = {"job_type": JOB_TYPES, "quality": QUALITIES, "strength": STRENGTHS, "outcome": OUTCOMES}
 MAX_NOTE_CHARS = 500
 # The seed's HTTP paths, accepted as actions so old integrations can pass them through unchanged.
 ACTION_ALIASES: dict[str, str] = {
@@ -113,18 +115,12 @@ class JobInput(BaseModel):
             raise ValueError(f"must be one of {', '.join(ACTIONS)} (got {value!r})")
         return action
 
-    @field_validator("job_type")
+    @field_validator(*_CHOICES)
     @classmethod
-    def _known_job_type(cls, value: str) -> str:
-        if value not in JOB_TYPES:
-            raise ValueError(f"must be one of {', '.join(JOB_TYPES)} (got {value!r})")
-        return value
-
-    @field_validator("quality")
-    @classmethod
-    def _known_quality(cls, value: str | None) -> str | None:
-        if value is not None and value not in QUALITIES:
-            raise ValueError(f"must be one of {', '.join(QUALITIES)} (got {value!r})")
+    def _known_choice(cls, value: str | None, info: ValidationInfo) -> str | None:
+        allowed = _CHOICES[info.field_name]
+        if value is not None and value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)} (got {value!r})")
         return value
 
     @field_validator("enhancement_type")
@@ -186,13 +182,6 @@ class JobInput(BaseModel):
             raise ValueError(f"must be an integer from 1 to {MAX_VARIANTS} (got {value})")
         return value
 
-    @field_validator("strength")
-    @classmethod
-    def _known_strength(cls, value: str | None) -> str | None:
-        if value is not None and value not in STRENGTHS:
-            raise ValueError(f"must be one of {', '.join(STRENGTHS)} (got {value!r})")
-        return value
-
     @field_validator("keep_terms")
     @classmethod
     def _terms(cls, value: list[str]) -> list[str]:
@@ -207,13 +196,6 @@ class JobInput(BaseModel):
                 raise ValueError(f"term {number} is longer than {MAX_KEEP_TERM_CHARS} characters")
             terms.append(term)
         return list(dict.fromkeys(terms))
-
-    @field_validator("outcome")
-    @classmethod
-    def _known_outcome(cls, value: str | None) -> str | None:
-        if value is not None and value not in OUTCOMES:
-            raise ValueError(f"must be one of {', '.join(OUTCOMES)} (got {value!r})")
-        return value
 
     @field_validator("score")
     @classmethod

@@ -10,9 +10,10 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Iterable
 
+from ..schemas import OUTCOMES
+
 log = logging.getLogger("enhancer.outcomes")
 
-OUTCOMES = ("kept", "edited", "regenerated", "discarded")
 _FLUSH_SECONDS = 0.25
 
 
